@@ -1,0 +1,126 @@
+"""Audio in: decode any file to 16 kHz mono float32 (in bounded-memory chunks) and turn it into log-mel frames.
+
+Every audio path of face3d goes through ``iter_audio`` (PyAV, i.e. ffmpeg: wav, flac, mp3, ogg, any
+rate, any channel count) so that long files never sit in memory whole, and through ``LogMel`` so that
+training, offline and streaming inference compute identical features.
+"""
+from __future__ import annotations
+
+import os
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+import librosa
+import numpy as np
+
+from face3d.errors import BadInput
+
+SAMPLE_RATE = 16000
+
+
+def _bad(path, why: str) -> BadInput:
+    return BadInput(" ".join(f"{path}: {why}".split()))
+
+
+def _wav_header_samples(path: str) -> int | None:
+    """16 kHz samples a PCM WAV header promises (ffmpeg silently clamps a truncated WAV to its size)."""
+    try:
+        with wave.open(path, "rb") as w:
+            return w.getnframes() * SAMPLE_RATE // w.getframerate()
+    except (wave.Error, EOFError, OSError, ZeroDivisionError):
+        return None
+
+
+def audio_duration(path) -> float:
+    """Duration in seconds that the container declares (0.0 if unknown); for progress bars."""
+    try:
+        with av.open(os.fspath(path)) as c:
+            return max(c.duration or 0, 0) / 1e6
+    except (av.error.FFmpegError, OSError):
+        return 0.0
+
+
+def _decode(path: str) -> Iterator[np.ndarray]:
+    """Yield float32 mono 16 kHz pieces as ffmpeg decodes them."""
+    with av.open(path) as container:
+        if not container.streams.audio:
+            raise _bad(path, "no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                yield out.to_ndarray().reshape(-1)
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1)
+
+
+def iter_audio(path, chunk_seconds: float = 10.0) -> Iterator[np.ndarray]:
+    """Decode ``path`` lazily; yields float32 [n] chunks of ``chunk_seconds`` (the last one shorter).
+
+    16 kHz mono, nominally in [-1, 1]. Raises BadInput (one line) for a missing, empty, non-audio,
+    undecodable or truncated file, or one holding no samples. Memory is bounded by one chunk.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise _bad(path, "no such file")
+    if os.path.getsize(path) == 0:
+        raise _bad(path, "empty file")
+    want = max(1, int(chunk_seconds * SAMPLE_RATE))
+    buf: list[np.ndarray] = []
+    held = total = 0
+    try:
+        for piece in _decode(path):
+            buf.append(piece)
+            held += len(piece)
+            while held >= want:
+                joined = np.concatenate(buf)
+                yield joined[:want]
+                buf, held = [joined[want:]], held - want
+                total += want
+    except av.error.FFmpegError as e:
+        raise _bad(path, f"cannot decode audio ({e.strerror or type(e).__name__})") from None
+    if held:
+        yield np.concatenate(buf)
+        total += held
+    if total == 0:
+        raise _bad(path, "no audio samples")
+    promised = _wav_header_samples(path)
+    if promised is not None and total < promised - SAMPLE_RATE // 100:
+        raise _bad(path, f"truncated WAV: header promises {promised / SAMPLE_RATE:.2f} s, "
+                         f"file holds {total / SAMPLE_RATE:.2f} s")
+
+
+def load_audio(path) -> np.ndarray:
+    """Whole file as float32 [n] at 16 kHz mono (for short clips; use ``iter_audio`` for long ones)."""
+    return np.concatenate(list(iter_audio(path)))
+
+
+@dataclass(frozen=True)
+class LogMel:
+    """Log-mel filterbank: 25 ms Hann windows every 10 ms, no centring (frame m covers samples
+    [hop*m, hop*m + win)), so that frames can be computed incrementally from a stream."""
+
+    n_mels: int = 80
+    n_fft: int = 512
+    win: int = 400
+    hop: int = 160
+    fmin: float = 20.0
+    fmax: float = 7600.0
+    floor: float = 1e-6  # power floor: digital silence maps to log(floor), not -inf
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames computable from ``n_samples`` samples."""
+        return 0 if n_samples < self.win else 1 + (n_samples - self.win) // self.hop
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        """float32 [n] 16 kHz -> float32 [n_frames(n), n_mels] natural-log mel power."""
+        n = self.n_frames(len(audio))
+        if n == 0:
+            return np.zeros((0, self.n_mels), np.float32)
+        audio = np.ascontiguousarray(audio[: self.win + (n - 1) * self.hop], np.float32)
+        mel = librosa.feature.melspectrogram(
+            y=audio, sr=SAMPLE_RATE, n_fft=self.n_fft, win_length=self.win, hop_length=self.hop,
+            center=False, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
+        return np.log(mel.T + self.floor).astype(np.float32)

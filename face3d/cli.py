@@ -1,0 +1,109 @@
+"""The ``face3d`` command: a thin layer over the Python API. Each command is ``_add_<cmd>`` + ``_cmd_<cmd>``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import BadInput, Face3DError
+
+
+# ---------------------------------------------------------------------------------------------- assets
+
+def _add_assets(sub) -> None:
+    p = sub.add_parser("assets", help="install or inspect the third-party assets (face model, landmarker)")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    inst = verbs.add_parser("install", help="install the ICT-FaceKit model and the MediaPipe face landmarker")
+    inst.add_argument("--from", dest="source", metavar="DIR",
+                      help="take them from a local folder (laid out like shared/, a FaceXModel/ folder, an "
+                           "ICT-FaceKit checkout or archive) instead of downloading")
+    inst.add_argument("--force", action="store_true", help="reinstall even if installed")
+    verbs.add_parser("status", help="show what is installed")
+    p.set_defaults(run=_cmd_assets)
+
+
+def _cmd_assets(args) -> int:
+    from . import assets
+    if args.verb == "install":
+        for line in assets.install(args.source, force=args.force):
+            print(line)
+        return 0
+    missing = 0
+    for what, state, path in assets.status():
+        print(f"{what:42s} {state:22s} {path}")
+        missing += state == "missing"
+    return 1 if missing else 0
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+def _add_model(sub) -> None:
+    p = sub.add_parser("model", help="work with the face model itself")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    exp = verbs.add_parser("export", help="write a posed model mesh (.obj, .ply or .glb with 53 morph targets)")
+    exp.add_argument("-o", "--output", required=True, help="output mesh: .obj, .ply or .glb")
+    exp.add_argument("--identity", choices=("zero", "random"), default="zero",
+                     help="zero = the mean face; random = identity drawn from its N(0,1) prior")
+    exp.add_argument("--seed", type=int, default=0, help="seed for --identity random")
+    exp.add_argument("--expression", nargs="*", default=[], metavar="NAME=W",
+                     help="expression weights by ARKit or ICT name, e.g. jawOpen=1 eyeBlinkLeft=0.5")
+    p.set_defaults(run=_cmd_model)
+
+
+def parse_expressions(items: list[str]):
+    """``["jawOpen=1", ...]`` -> ICT weight vector [53]; an ARKit name drives both ICT halves it maps to."""
+    import numpy as np
+    from .names import ICT_NAMES, parse_expression_name
+    w = np.zeros(len(ICT_NAMES), np.float32)
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            idx, val = parse_expression_name(name), float(value or 1)
+        except (KeyError, ValueError):
+            raise BadInput(f"bad expression '{item}': use NAME=WEIGHT with an ARKit or ICT name, e.g. jawOpen=1") from None
+        if not 0 <= val <= 1:
+            raise BadInput(f"bad expression '{item}': weights lie in [0, 1]")
+        w[idx] = val
+    return w
+
+
+def _cmd_model(args) -> int:
+    import torch
+    from .export import save_mesh
+    from .model import N_IDENTITY, load_model
+    weights = parse_expressions(args.expression)
+    model = load_model()
+    identity = torch.zeros(1, N_IDENTITY)
+    if args.identity == "random":
+        identity = torch.randn(1, N_IDENTITY, generator=torch.Generator().manual_seed(args.seed))
+    with torch.no_grad():
+        vertices = model.blend(identity)[0].numpy()
+    print(save_mesh(args.output, vertices, model, weights))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(prog="face3d", description="Photos and speech to animated 3D faces.")
+    parser.add_argument("--version", action="version", version=f"face3d {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_assets, _add_model):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except Face3DError as e:
+        print(f"face3d: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("face3d: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

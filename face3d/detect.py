@@ -1,0 +1,230 @@
+"""Face detection: MediaPipe Face Landmarker (Tasks API) -> ``Detection`` per face.
+
+Photos go through IMAGE mode with retries that recover faces the detector misses on the first try
+(a face filling the frame: pad; a small face in a large image: look at overlapping crops). VIDEO mode
+is a plain tracking call per frame. Pixel coordinates put the centre of the top-left pixel at (0, 0).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import BadInput, NoFace
+
+MAX_SIDE = 1920  # larger images are detected downscaled: the landmark net sees a 256 px face crop anyway
+PAD = 0.3  # border added (fraction of the longer side) when a face fills the frame
+CROP_LEVELS = (0.5, 0.25)  # window sizes tried for small faces (BlazeFace short-range misses faces < ~1/4 frame)
+
+
+@dataclass
+class Detection:
+    """One face found by the Face Landmarker.
+
+    landmarks: float32 [478, 3] pixel x, y and relative depth z (pixels, smaller = nearer; MediaPipe's
+        scale), points 468..477 are the irises.
+    blendshapes: ARKit name -> score in [0, 1] (52 names, ``face3d.names.ARKIT_NAMES``).
+    transform: float32 [4, 4] MediaPipe's facial transformation matrix (canonical face, cm -> its camera
+        space) for the image (or crop) the face was found in.
+    image_size: (width, height) of the whole image in pixels.
+    """
+
+    landmarks: np.ndarray
+    blendshapes: dict[str, float]
+    transform: np.ndarray
+    image_size: tuple[int, int]
+
+    @property
+    def box(self) -> np.ndarray:
+        """float32 [4] (x0, y0, x1, y1) bounding box of the 468 mesh landmarks, pixels."""
+        xy = self.landmarks[:468, :2]
+        return np.concatenate([xy.min(0), xy.max(0)])
+
+    def blendshape_vector(self) -> np.ndarray:
+        """float32 [52] scores in ``ARKIT_NAMES`` order (missing names are 0)."""
+        from .names import ARKIT_NAMES
+
+        return np.array([self.blendshapes.get(n, 0.0) for n in ARKIT_NAMES], np.float32)
+
+
+def load_image(image: str | os.PathLike | np.ndarray | Image.Image) -> np.ndarray:
+    """Any path, PIL image or array -> uint8 [H, W, 3] RGB, upright (EXIF orientation applied).
+
+    Grayscale, alpha, 16-bit and float ([0, 1]) inputs are converted. Raises BadInput naming the file.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                pil = ImageOps.exif_transpose(im)
+        except FileNotFoundError:
+            raise BadInput(f"{path}: no such file") from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise BadInput(f"{path}: not a readable image ({e.__class__.__name__})") from None
+        return load_image(pil)
+    if isinstance(image, Image.Image):
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            image = np.asarray(image, np.float32) / (65535.0 if image.mode != "F" else 1.0)
+        else:
+            image = np.asarray(image.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 8 or arr.shape[1] < 8:
+        raise BadInput(f"image array of shape {arr.shape} is not an image (expected [H, W, 1|3|4])")
+    arr = arr[..., :3] if arr.shape[2] >= 3 else np.repeat(arr, 3, axis=2)
+    if arr.dtype == np.uint16:
+        arr = (arr.astype(np.float32) / 257.0).round()
+    elif arr.dtype.kind == "f":
+        arr = np.clip(arr, 0.0, 1.0) * 255.0
+    return np.ascontiguousarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+class Detector:
+    """MediaPipe Face Landmarker, opened once and closed by ``close()`` or a ``with`` block.
+
+    mode: "image" (photos; retries with padding and crops) or "video" (tracking; call ``detect`` with
+    increasing ``timestamp_ms``). ``model_path`` defaults to the installed ``face_landmarker.task``.
+    """
+
+    def __init__(self, mode: str = "image", max_faces: int = 4, model_path: str | os.PathLike | None = None):
+        if mode not in ("image", "video"):
+            raise ValueError(f"mode must be 'image' or 'video', not {mode!r}")
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        if model_path is None:
+            from .assets import landmarker_path
+
+            model_path = landmarker_path()
+        running = vision.RunningMode.IMAGE if mode == "image" else vision.RunningMode.VIDEO
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=running,
+            num_faces=max_faces,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self.mode = mode
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+
+    def __enter__(self) -> "Detector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def detect(self, image, timestamp_ms: int | None = None) -> list[Detection]:
+        """All faces in ``image`` (path, PIL image or array), largest first; [] when there is none."""
+        rgb = load_image(image)
+        h, w = rgb.shape[:2]
+        scale = min(1.0, MAX_SIDE / max(h, w))
+        small = rgb if scale == 1.0 else np.asarray(Image.fromarray(rgb).resize(
+            (round(w * scale), round(h * scale)), Image.Resampling.LANCZOS))
+        if self.mode == "video":
+            faces = self._run(small, timestamp_ms if timestamp_ms is not None else 0)
+        else:
+            faces = self._detect_with_retries(small)
+        out = [_rescale(d, 1.0 / scale, (w, h)) for d in faces]
+        return sorted(out, key=lambda d: -_area(d.box))
+
+    def _run(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Detection]:
+        import mediapipe as mp
+
+        img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if timestamp_ms is None:
+            res = self._landmarker.detect(img)
+        else:
+            res = self._landmarker.detect_for_video(img, int(timestamp_ms))
+        h, w = rgb.shape[:2]
+        out = []
+        for i, lms in enumerate(res.face_landmarks):
+            pts = np.array([[p.x * w - 0.5, p.y * h - 0.5, p.z * w] for p in lms], np.float32)
+            shapes = {c.category_name: float(c.score) for c in res.face_blendshapes[i]} if res.face_blendshapes else {}
+            shapes.pop("_neutral", None)
+            m = np.asarray(res.facial_transformation_matrixes[i], np.float32) if res.facial_transformation_matrixes \
+                else np.eye(4, dtype=np.float32)
+            out.append(Detection(pts, shapes, m, (w, h)))
+        return out
+
+    def _detect_with_retries(self, rgb: np.ndarray) -> list[Detection]:
+        """Whole image; else padded (face fills the frame); else overlapping crops (small face)."""
+        found = self._run(rgb)
+        if found:
+            return found
+        h, w = rgb.shape[:2]
+        p = int(PAD * max(h, w))
+        padded = np.pad(rgb, ((p, p), (p, p), (0, 0)), mode="edge")
+        found = [_shift(d, -p, -p, (w, h)) for d in self._run(padded)]
+        if found:
+            return found
+        for frac in CROP_LEVELS:
+            for x0, y0, x1, y1 in _crops(w, h, frac):
+                found += [_shift(d, x0, y0, (w, h)) for d in self._run(rgb[y0:y1, x0:x1])]
+            if found:
+                break
+        return _dedupe(found)
+
+
+def detect(image, max_faces: int = 4) -> list[Detection]:
+    """Faces in one photo (path, PIL image or array), largest first. Raises NoFace when there is none.
+
+    Opens a detector for this call only; for many images use ``Detector`` in a ``with`` block.
+    """
+    with Detector("image", max_faces) as det:
+        faces = det.detect(image)
+    if not faces:
+        name = f"{image}" if isinstance(image, (str, os.PathLike)) else "the image"
+        raise NoFace(f"{name}: no face found")
+    return faces
+
+
+def _area(box: np.ndarray) -> float:
+    return float((box[2] - box[0]) * (box[3] - box[1]))
+
+
+def _rescale(d: Detection, s: float, size: tuple[int, int]) -> Detection:
+    lm = d.landmarks.copy()
+    lm[:, :2] = (lm[:, :2] + 0.5) * s - 0.5
+    lm[:, 2] *= s
+    return Detection(lm, d.blendshapes, d.transform, size)
+
+
+def _shift(d: Detection, dx: float, dy: float, size: tuple[int, int]) -> Detection:
+    lm = d.landmarks.copy()
+    lm[:, 0] += dx
+    lm[:, 1] += dy
+    return Detection(lm, d.blendshapes, d.transform, size)
+
+
+def _crops(w: int, h: int, frac: float) -> list[tuple[int, int, int, int]]:
+    """Square windows of side ``frac`` * the longer image side, overlapping by half, covering the image."""
+    side = max(int(frac * max(w, h)), 64)
+    cw, ch = min(side, w), min(side, h)
+    xs = np.linspace(0, w - cw, int(np.ceil(2 * (w - cw) / cw)) + 1).astype(int)
+    ys = np.linspace(0, h - ch, int(np.ceil(2 * (h - ch) / ch)) + 1).astype(int)
+    return [(x, y, x + cw, y + ch) for y in ys for x in xs]
+
+
+def _dedupe(faces: list[Detection]) -> list[Detection]:
+    """Drop detections whose box overlaps an earlier, larger one (IoU > 0.3): crops overlap."""
+    keep: list[Detection] = []
+    for d in sorted(faces, key=lambda d: -_area(d.box)):
+        if all(_iou(d.box, k.box) <= 0.3 for k in keep):
+            keep.append(d)
+    return keep
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (_area(a) + _area(b) - inter + 1e-9)

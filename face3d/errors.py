@@ -1,0 +1,21 @@
+"""Errors a user can cause. The CLI prints their message as one line and exits with ``exit_code``."""
+
+
+class Face3DError(Exception):
+    """Base of every error face3d reports to a user (bad input, missing asset, no face)."""
+
+    exit_code = 1
+
+
+class BadInput(Face3DError):
+    """An input file is unreadable, of the wrong format, empty or truncated."""
+
+
+class AssetMissing(Face3DError):
+    """A third-party asset (face model, landmarker) is not installed."""
+
+
+class NoFace(Face3DError):
+    """The detector found no face in an image."""
+
+    exit_code = 2

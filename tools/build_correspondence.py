@@ -1,0 +1,165 @@
+"""Build assets/correspondence.npz: where each MediaPipe face-mesh landmark lies on the ICT-FaceKit surface.
+
+MediaPipe's canonical face mesh (468 points, same cm units and axes as ICT) is registered to the ICT
+neutral mesh: a similarity transform from the 51 inner iBUG-68 points (MediaPipe's published 68-point
+index table <-> ICT's Multi-PIE landmark vertices), then a non-rigid deformation (closest points on the
+ICT face surface, with the 51 inner points anchored, smoothed by the MediaPipe mesh's graph Laplacian
+with decreasing stiffness). Each deformed point is finally embedded in its closest ICT triangle.
+
+    FACE3D_HOME=... python tools/build_correspondence.py [--shared ../shared] [-o assets/correspondence.npz]
+
+Stored arrays (468 = MediaPipe mesh points; the 10 iris points are not used by the fit):
+    triangles int32 [468, 3]       ICT vertex ids of the triangle each point lies in
+    barycentric float32 [468, 3]   its barycentric coordinates there
+    weights float32 [468]          fitting weight of each point (0 = unused)
+    contour int32 [C]              MediaPipe ids of the lower face outline (silhouette points)
+    mediapipe68 int32 [68]         MediaPipe ids of the iBUG-68 points (published table, raw baseline)
+    jaw_candidates int32 [J]       ICT vertex ids that can form the jaw silhouette
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+import trimesh
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+from scipy.spatial import cKDTree
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# MediaPipe -> iBUG 68 (the table widely published with MediaPipe Face Mesh examples).
+MEDIAPIPE_68 = [
+    162, 234, 93, 58, 172, 136, 149, 148, 152, 377, 378, 365, 397, 288, 323, 454, 389,  # jaw 0-16
+    71, 63, 105, 66, 107, 336, 296, 334, 293, 301,  # brows 17-26
+    168, 197, 5, 4, 75, 97, 2, 326, 305,  # nose 27-35
+    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,  # eyes 36-47
+    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181, 78, 82, 13, 312, 308, 317, 14, 87,  # lips 48-67
+]
+# MediaPipe's FACEMESH_FACE_OVAL, as a loop starting at the top of the forehead.
+FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
+             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+CONTOUR_FROM_Y = 1.0  # cm (canonical mesh): oval points below this height are silhouette (cheek/jaw) points
+OVAL_WEIGHT = 0.3  # the upper oval runs along the hairline, which MediaPipe places loosely
+JAW_BAND = (-12.0, 3.0)  # cm (ICT neutral y): vertices of the narrow face that can form the jaw silhouette
+
+
+def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama: scale s, rotation R [3,3], translation t [3] minimising |s R src + t - dst|^2."""
+    ms, md = src.mean(0), dst.mean(0)
+    a, b = src - ms, dst - md
+    u, sig, vt = np.linalg.svd(b.T @ a)
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    r = u @ d @ vt
+    s = float((sig * np.diag(d)).sum() / (a ** 2).sum())
+    return s, r, md - s * r @ ms
+
+
+def closest_on_mesh(points: np.ndarray, vertices: np.ndarray, triangles: np.ndarray, k: int = 24
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Closest surface point of each of ``points [N,3]`` on a triangle mesh -> (triangle id [N], point [N,3])."""
+    tri = vertices[triangles]
+    _, cand = cKDTree(tri.mean(1)).query(points, k=k)  # [N,k] nearby triangles by centroid
+    flat = cand.reshape(-1)
+    q = trimesh.triangles.closest_point(tri[flat], np.repeat(points, k, axis=0)).reshape(len(points), k, 3)
+    best = np.linalg.norm(q - points[:, None], axis=2).argmin(1)
+    rows = np.arange(len(points))
+    return cand[rows, best], q[rows, best]
+
+
+def graph_laplacian(n: int, faces: np.ndarray) -> sparse.csr_matrix:
+    """Uniform graph Laplacian [n, n] of a triangle mesh."""
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    a = sparse.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+    a = ((a + a.T) > 0).astype(float)
+    deg = np.asarray(a.sum(1)).ravel()
+    return (sparse.diags(deg) - a).tocsr()
+
+
+def register(points: np.ndarray, faces: np.ndarray, target_v: np.ndarray, target_t: np.ndarray,
+             anchor_ids: np.ndarray, anchor_pos: np.ndarray, stiffness=(30.0, 10.0, 3.0, 1.0, 0.3)) -> np.ndarray:
+    """Non-rigid ICP: deform ``points [N,3]`` (a mesh with ``faces``) onto the target surface.
+
+    Each round pulls every point to its closest target point and the anchors to ``anchor_pos``, regularised
+    by |L d|^2 on the displacement d, with the stiffness decreasing over rounds. Returns the deformed [N,3].
+    """
+    lap = graph_laplacian(len(points), faces)
+    reg = (lap.T @ lap).tocsr()
+    x = points.copy()
+    for lam in stiffness:
+        for _ in range(3):
+            _, target = closest_on_mesh(x, target_v, target_t)
+            w = np.ones(len(points))
+            target[anchor_ids] = anchor_pos
+            w[anchor_ids] = 10.0
+            a = (sparse.diags(w) + lam * reg).tocsc()
+            d = spsolve(a, w[:, None] * (target - points))
+            x = points + d
+    return x
+
+
+def embed(points: np.ndarray, vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Barycentric embedding of ``points [N,3]`` in their closest triangles -> (triangles [N,3], bary [N,3])."""
+    tid, q = closest_on_mesh(points, vertices, triangles)
+    tri = triangles[tid]
+    bary = trimesh.triangles.points_to_barycentric(vertices[tri], q)
+    bary = np.clip(bary, 0.0, 1.0)
+    return tri.astype(np.int32), (bary / bary.sum(1, keepdims=True)).astype(np.float32)
+
+
+def jaw_candidates(model) -> np.ndarray:
+    """Narrow-face vertices in the jaw/cheek band that lie outside the inner face (the silhouette can run
+    through any of them as the head turns)."""
+    v = model.neutral.numpy()[: model.regions["narrow_face"][1]]
+    inner = model.landmarks68[17:]
+    centre_x = np.abs(v[inner, 0]).max()  # outer eye/brow corners
+    band = (v[:, 1] > JAW_BAND[0]) & (v[:, 1] < JAW_BAND[1])
+    outer = (np.abs(v[:, 0]) > 0.5 * centre_x) | (v[:, 1] < v[model.landmarks68[57], 1])
+    return np.flatnonzero(band & outer).astype(np.int32)
+
+
+def build(shared: Path) -> dict[str, np.ndarray]:
+    from face3d.model import load_model
+
+    model = load_model()
+    canon = np.load(shared / "mediapipe" / "canonical_face_model.npz")
+    mp_v, mp_f = canon["vertices"].astype(np.float64), canon["faces"]
+    ict_v = model.neutral.numpy().astype(np.float64)
+    ict_t = model.region_faces("narrow_face")
+
+    inner_mp = np.array(MEDIAPIPE_68[17:])
+    inner_ict = model.landmarks68[17:]
+    s, r, t = similarity(mp_v[inner_mp], ict_v[inner_ict])
+    aligned = s * mp_v @ r.T + t
+    deformed = register(aligned, mp_f, ict_v, ict_t, inner_mp, ict_v[inner_ict])
+    triangles, bary = embed(deformed, ict_v, ict_t)
+
+    oval = np.array(FACE_OVAL)
+    contour = oval[mp_v[oval, 1] < CONTOUR_FROM_Y]
+    weights = np.ones(len(mp_v), np.float32)
+    weights[oval] = OVAL_WEIGHT
+    weights[contour] = 1.0
+    err = np.linalg.norm(deformed - (bary[:, :, None] * ict_v[triangles]).sum(1), axis=1)
+    anchor_err = np.linalg.norm(deformed[inner_mp] - ict_v[inner_ict], axis=1)
+    print(f"similarity scale {s:.3f}; surface gap median {np.median(err):.3f} cm, max {err.max():.3f} cm; "
+          f"anchor error median {np.median(anchor_err):.3f} cm, max {anchor_err.max():.3f} cm")
+    return dict(triangles=triangles, barycentric=bary, weights=weights, contour=contour.astype(np.int32),
+                mediapipe68=np.array(MEDIAPIPE_68, np.int32), jaw_candidates=jaw_candidates(model))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    default_shared = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
+    ap.add_argument("--shared", type=Path, default=default_shared, help="the shared data folder")
+    ap.add_argument("-o", "--output", type=Path, default=ROOT / "assets" / "correspondence.npz")
+    args = ap.parse_args()
+    arrays = build(args.shared)
+    np.savez_compressed(args.output, **arrays)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Forced phone alignment of speech with a known transcript, using pocketsphinx's bundled en-us model.
+
+Used by ``build_corpus.py``. Run as a script it measures the aligner against the three evaluation
+utterances of ``../shared/speech/arctic`` that carry original (non-pocketsphinx) labels::
+
+    python tools/corpus_align.py          # prints mean/median/max boundary error in ms
+
+Phones come out as the ``.phone.json`` records of ``../shared/speech``: lower-case ARPAbet without
+stress digits, silence and fillers as ``sil``, contiguous from 0 to the end of the audio.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+FRAME_S = 0.01  # pocketsphinx frame step
+_decoder = None
+
+
+def _get_decoder():
+    """One Decoder per process (0.5 s to load the model)."""
+    global _decoder
+    if _decoder is None:
+        from pocketsphinx import Decoder
+        _decoder = Decoder(loglevel="FATAL")
+    return _decoder
+
+
+def text_words(text: str) -> list[str]:
+    """Transcript -> lower-case dictionary-style words (hyphens split, other punctuation dropped)."""
+    return [w.strip("'") for w in re.findall(r"[a-z']+", text.lower().replace("-", " ")) if w.strip("'")]
+
+
+def _ensure_words(dec, words: list[str]) -> bool:
+    """Add possessives of known words (``steward's``) to the dictionary; False if a word stays unknown."""
+    for w in words:
+        if dec.lookup_word(w) is not None:
+            continue
+        base = w[:-2] if w.endswith("'s") else None
+        pron = dec.lookup_word(base) if base else None
+        if pron is None:
+            return False
+        last = pron.split()[-1]
+        suffix = "IH Z" if last in ("S", "Z", "SH", "ZH", "CH", "JH") else ("S" if last in ("P", "T", "K", "F", "TH") else "Z")
+        dec.add_word(w, f"{pron} {suffix}", True)
+    return True
+
+
+def clean_phones(raw: list[tuple[str, float, float]], duration: float) -> list[dict]:
+    """(phone, start, end) segments -> sorted, gap-free records from 0 to ``duration``; silences merged."""
+    out: list[dict] = []
+    t = 0.0
+    for name, start, end in raw:
+        start, end = max(start, t), min(end, duration)
+        if end <= start:
+            continue
+        if start > t + 1e-6:
+            out.append({"phone": "sil", "start": t, "end": start})
+        out.append({"phone": name, "start": start, "end": end})
+        t = end
+    if duration > t + 1e-6:
+        out.append({"phone": "sil", "start": t, "end": duration})
+    merged: list[dict] = []
+    for p in out:
+        if merged and p["phone"] == "sil" and merged[-1]["phone"] == "sil":
+            merged[-1]["end"] = p["end"]
+        else:
+            merged.append(p)
+    for p in merged:
+        p["start"], p["end"] = round(p["start"], 4), round(p["end"], 4)
+    return merged
+
+
+def arpabet(name: str) -> str:
+    """pocketsphinx phone or filler -> lower-case ARPAbet, fillers (``SIL``, ``+NSN+``) -> ``sil``."""
+    name = re.sub(r"\d", "", name).lower()
+    return name if name.isalpha() and name != "sil" else "sil"
+
+
+def align(audio: np.ndarray, text: str) -> list[dict] | None:
+    """Force-align 16 kHz mono float audio [N] with its transcript; None if the text or audio can't be
+    aligned (unknown word, decoder failure)."""
+    dec = _get_decoder()
+    words = text_words(text)
+    if not words or not _ensure_words(dec, words):
+        return None
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
+    try:
+        dec.set_align_text(" ".join(words))
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        dec.set_alignment()
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        raw = [(arpabet(p.name), p.start * FRAME_S, (p.start + p.duration) * FRAME_S)
+               for w in dec.get_alignment() for p in w]
+    except RuntimeError:
+        return None
+    if not any(p[0] != "sil" for p in raw):
+        return None
+    return clean_phones(raw, len(audio) / 16000)
+
+
+def boundary_errors(ref: list[dict], hyp: list[dict]) -> list[float]:
+    """Absolute start-time differences (s) of the phones that match between two alignments (``ax`` = ``ah``)."""
+    norm = lambda ps: [("ah" if p["phone"] == "ax" else p["phone"]) for p in ps]
+    sm = difflib.SequenceMatcher(a=norm(ref), b=norm(hyp), autojunk=False)
+    errs = []
+    for a, b, n in sm.get_matching_blocks():
+        for k in range(n):
+            if ref[a + k]["phone"] != "sil" or a + k > 0:
+                errs.append(abs(ref[a + k]["start"] - hyp[b + k]["start"]))
+    return errs
+
+
+def _evaluate(shared: Path) -> None:
+    import soundfile as sf
+    manifest = json.loads((shared / "speech/arctic/manifest.json").read_text())
+    total = []
+    for rec in manifest:
+        if "pocketsphinx 5" in rec["alignment"]:
+            continue  # only utterances whose labels are independent of pocketsphinx
+        d = shared / "speech/arctic" / rec["speaker"]
+        audio, sr = sf.read(d / f"{rec['name']}.wav", dtype="float32")
+        hyp = align(audio, (d / f"{rec['name']}.txt").read_text())
+        errs = boundary_errors(json.loads((d / f"{rec['name']}.phone.json").read_text()), hyp)
+        total += errs
+        print(f"{rec['speaker']}/{rec['name']}: {len(errs)} boundaries, mean {1000 * np.mean(errs):.1f} ms, "
+              f"max {1000 * np.max(errs):.0f} ms")
+    print(f"all: {len(total)} boundaries, mean {1000 * np.mean(total):.1f} ms, median "
+          f"{1000 * np.median(total):.1f} ms, within 20 ms {np.mean(np.array(total) <= 0.02):.2f}, "
+          f"within 50 ms {np.mean(np.array(total) <= 0.05):.2f}")
+
+
+if __name__ == "__main__":
+    import os
+    _evaluate(Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared")))
+    sys.exit(0)
