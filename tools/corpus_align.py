@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 FRAME_S = 0.01  # pocketsphinx frame step
+PAD_S = 0.25  # silence added around the audio before decoding
 _decoder = None
 
 
@@ -82,6 +83,29 @@ def arpabet(name: str) -> str:
     return name if name.isalpha() and name != "sil" else "sil"
 
 
+def _decode(dec, audio: np.ndarray, text: str, pad_s: float) -> list[tuple[str, float, float]] | None:
+    """Two-pass pocketsphinx alignment (words, then phones) of ``audio`` padded by ``pad_s`` of dithered
+    silence; (phone, start, end) or None."""
+    pad = np.zeros(int(pad_s * 16000), np.float32)
+    padded = np.concatenate([pad, audio, pad])
+    padded += np.random.default_rng(0).normal(0, 3e-4, len(padded)).astype(np.float32)
+    pcm = (np.clip(padded, -1, 1) * 32767).astype(np.int16).tobytes()
+    try:
+        dec.set_align_text(text)
+        for _ in range(2):
+            dec.start_utt()
+            dec.process_raw(pcm, full_utt=True)
+            dec.end_utt()
+            if dec.hyp() is None:
+                return None
+            if _ == 0:
+                dec.set_alignment()
+        return [(arpabet(p.name), p.start * FRAME_S - pad_s, (p.start + p.duration) * FRAME_S - pad_s)
+                for w in dec.get_alignment() for p in w]
+    except RuntimeError:
+        return None
+
+
 def align(audio: np.ndarray, text: str) -> list[dict] | None:
     """Force-align 16 kHz mono float audio [N] with its transcript; None if the text or audio can't be
     aligned (unknown word, decoder failure)."""
@@ -89,21 +113,10 @@ def align(audio: np.ndarray, text: str) -> list[dict] | None:
     words = text_words(text)
     if not words or not _ensure_words(dec, words):
         return None
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
-    try:
-        dec.set_align_text(" ".join(words))
-        dec.start_utt()
-        dec.process_raw(pcm, full_utt=True)
-        dec.end_utt()
-        dec.set_alignment()
-        dec.start_utt()
-        dec.process_raw(pcm, full_utt=True)
-        dec.end_utt()
-        raw = [(arpabet(p.name), p.start * FRAME_S, (p.start + p.duration) * FRAME_S)
-               for w in dec.get_alignment() for p in w]
-    except RuntimeError:
-        return None
-    if not any(p[0] != "sil" for p in raw):
+    # Synthetic speech that starts or ends abruptly, or holds digital zeros, makes the decoder lose its
+    # path; padding it with dithered silence fixes most of those cases.
+    raw = _decode(dec, audio, " ".join(words), 0.0) or _decode(dec, audio, " ".join(words), PAD_S)
+    if not raw or not any(p[0] != "sil" for p in raw):
         return None
     return clean_phones(raw, len(audio) / 16000)
 

@@ -103,7 +103,7 @@ class LogMel:
     [hop*m, hop*m + win)), so that frames can be computed incrementally from a stream."""
 
     n_mels: int = 80
-    n_fft: int = 512
+    n_fft: int = 400
     win: int = 400
     hop: int = 160
     fmin: float = 20.0

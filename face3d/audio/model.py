@@ -154,13 +154,11 @@ class Audio2Face(nn.Module):
             h = torch.cat([state.pending, h], 1)
         pairs = h.shape[1] // 2
         pending = h[:, 2 * pairs:] if h.shape[1] % 2 else None
-        hh = torch.cat([state.h_tail, h[:, : 2 * pairs]], 1)  # conv2 taps: previous odd + pair
-        h_tail = hh[:, -1:] if pairs else state.h_tail
-        z = F.gelu(self.conv2(hh.transpose(1, 2))).transpose(1, 2)  # [B, pairs, dim]
-        new = State(mel_tail=x[:, -2:], h_tail=h_tail, pending=pending, tokens=state.tokens + pairs)
         if pairs == 0:
-            new.kv = state.kv
-            return z.new_zeros(z.shape[0], 0, N_OUT), new
+            return h.new_zeros(h.shape[0], 0, N_OUT), State(x[:, -2:], state.h_tail, pending, state.kv, state.tokens)
+        hh = torch.cat([state.h_tail, h[:, : 2 * pairs]], 1)  # conv2 taps: previous odd + pair
+        z = F.gelu(self.conv2(hh.transpose(1, 2))).transpose(1, 2)  # [B, pairs, dim]
+        new = State(mel_tail=x[:, -2:], h_tail=hh[:, -1:], pending=pending, tokens=state.tokens + pairs)
         past = state.kv[0][0].shape[2] if state.kv else 0
         q_pos = torch.arange(state.tokens, state.tokens + pairs, device=z.device)
         bias = self._bias(q_pos, torch.arange(state.tokens - past, state.tokens + pairs, device=z.device))

@@ -1,0 +1,107 @@
+"""Streaming speech -> face: push 16 kHz audio chunks, get expression frames back.
+
+    s = Streamer()                      # shipped weights, 30 fps, procedural liveliness on
+    for chunk in microphone():          # float32 [n] at 16 kHz, any n
+        frames = s.push(chunk)          # [k, 53] ICT weights in [0, 1], k >= 0
+    frames = s.flush()                  # the frames still held back at the end
+
+Latency: the frame for time t is returned by the ``push`` that brings the audio up to t + 100 ms at most
+(80 ms model look-ahead + up to 20 ms to reach the next 50 Hz model token, between which frames are
+interpolated), plus the caller's chunk length. ``tools/bench_audio.py`` measures it together with the
+compute time per push.
+
+Offline use is the same object fed with large chunks (``run``), so offline == streaming by construction.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from face3d.audio.alive import Alive
+from face3d.audio.features import SAMPLE_RATE
+from face3d.audio.model import N_OUT, PAD_SAMPLES, TOKEN_HZ, Audio2Face, load
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "audio2face.pt"
+_CACHE: dict[str, Audio2Face] = {}
+
+
+def load_default(path: str | Path = WEIGHTS) -> Audio2Face:
+    """The shipped model (cached per process)."""
+    key = str(path)
+    if key not in _CACHE:
+        _CACHE[key] = load(path)
+    return _CACHE[key]
+
+
+class Streamer:
+    """Incremental audio -> [k, 53] weight frames at ``fps`` (frame i is the face at time i / fps).
+
+    ``alive`` adds procedural blinks, brow and eye motion (``face3d.audio.alive``), seeded by ``seed``.
+    """
+
+    def __init__(self, model: Audio2Face | None = None, fps: int = 30, alive: bool = True, seed: int = 0):
+        self.model = model or load_default()
+        self.fps = fps
+        self.alive = Alive(fps, seed) if alive else None
+        self.mel = self.model.features
+        self.state = self.model.start()
+        self._audio = np.zeros(PAD_SAMPLES, np.float32)  # samples not yet turned into mel frames
+        self._samples = 0  # real samples pushed
+        self._tokens: list[np.ndarray] = []  # model outputs not yet passed by the frame clock
+        self._token0 = -self.model.cfg.delay  # face-time index (x 20 ms) of self._tokens[0]
+        self._frame = 0  # next frame index to emit
+
+    @torch.inference_mode()
+    def _advance(self, audio: np.ndarray) -> None:
+        buf = np.concatenate([self._audio, audio])
+        n = self.mel.n_frames(len(buf))
+        if n:
+            mel = torch.from_numpy(self.mel(buf))[None]
+            w, self.state = self.model.step(mel, self.state)
+            self._tokens.extend(w[0].numpy())
+            buf = buf[n * self.mel.hop:]
+        self._audio = buf
+
+    def _emit(self, last_time: float) -> np.ndarray:
+        """Frames up to ``last_time`` s that the held tokens can interpolate."""
+        out = []
+        while True:
+            t = self._frame / self.fps
+            if t > last_time + 1e-9:
+                break
+            pos = t * TOKEN_HZ - self._token0  # fractional index into self._tokens
+            j = int(np.floor(pos))
+            if j + 1 >= len(self._tokens):
+                break
+            a = pos - j
+            out.append((1 - a) * self._tokens[j] + a * self._tokens[j + 1])
+            self._frame += 1
+        # Drop tokens that no future frame can need (keep the one below the next frame time).
+        drop = max(0, int(np.floor(self._frame / self.fps * TOKEN_HZ - self._token0)))
+        del self._tokens[:drop]
+        self._token0 += drop
+        frames = np.asarray(out, np.float32).reshape(-1, N_OUT)
+        return self.alive(frames) if self.alive is not None and len(frames) else frames
+
+    def push(self, audio: np.ndarray) -> np.ndarray:
+        """Feed float32 [n] 16 kHz mono samples; returns the frames now complete, [k, 53]."""
+        audio = np.asarray(audio, np.float32).reshape(-1)
+        self._samples += len(audio)
+        self._advance(audio)
+        return self._emit(float("inf"))
+
+    def flush(self) -> np.ndarray:
+        """End of stream: the remaining frames, up to the audio's end (frame times < duration)."""
+        duration = self._samples / SAMPLE_RATE
+        tail = int(round((self.model.cfg.lookahead_s + 2 / TOKEN_HZ) * SAMPLE_RATE))
+        self._advance(np.zeros(tail, np.float32))
+        return self._emit(duration - 1e-9)
+
+    def run(self, chunks: Iterable[np.ndarray]) -> np.ndarray:
+        """Offline: all frames for an iterable of chunks, [T, 53] with T = ceil(duration * fps)."""
+        out = [self.push(c) for c in chunks]
+        out.append(self.flush())
+        return np.concatenate(out)

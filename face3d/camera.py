@@ -1,0 +1,67 @@
+"""Pinhole camera for photos: intrinsics, projection with its Jacobian, and the focal length from EXIF.
+
+Camera space: the camera sits at the origin looking down -z, y up (as the face model); image x right,
+y down, pixel centres at integers. A head pose maps model points X to camera space as ``R @ X + t``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+DEFAULT_FOCAL = 1.2  # focal length in units of the longer image side (~45 deg field of view) without EXIF
+
+
+@dataclass
+class Camera:
+    """Pinhole intrinsics in pixels for an image of ``width`` x ``height``."""
+
+    focal: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @classmethod
+    def for_image(cls, width: int, height: int, focal_35mm: float | None = None) -> "Camera":
+        """Centred camera; focal from the 35 mm-equivalent focal length (EXIF) when known."""
+        side = max(width, height)
+        focal = focal_35mm / 36.0 * side if focal_35mm else DEFAULT_FOCAL * side
+        return cls(float(focal), (width - 1) / 2.0, (height - 1) / 2.0, width, height)
+
+    def to_dict(self) -> dict:
+        return {"focal_px": self.focal, "cx": self.cx, "cy": self.cy}
+
+
+def project(points: torch.Tensor, camera: Camera) -> torch.Tensor:
+    """``points [P, 3]`` camera space (cm, z < 0) -> pixels [P, 2]."""
+    z = (-points[:, 2]).clamp_min(1e-6)
+    return torch.stack([camera.cx + camera.focal * points[:, 0] / z,
+                        camera.cy - camera.focal * points[:, 1] / z], 1)
+
+
+def project_jacobian(points: torch.Tensor, camera: Camera) -> torch.Tensor:
+    """d pixels / d camera-space point: ``points [P, 3]`` -> [P, 2, 3]."""
+    x, y, z = points.unbind(1)
+    zi = 1.0 / (-z).clamp_min(1e-6)
+    f = camera.focal
+    zero = torch.zeros_like(x)
+    return torch.stack([torch.stack([f * zi, zero, f * x * zi * zi], 1),
+                        torch.stack([zero, -f * zi, -f * y * zi * zi], 1)], 1)
+
+
+def exif_focal_35mm(image) -> float | None:
+    """The 35 mm-equivalent focal length (mm) from a photo's EXIF, or None (arrays, no EXIF, no tag)."""
+    if not isinstance(image, (str, os.PathLike)):
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(Path(image)) as im:
+            exif = im.getexif().get_ifd(0x8769)  # the Exif sub-IFD holds FocalLengthIn35mmFilm
+    except (OSError, ValueError, SyntaxError):
+        return None
+    value = exif.get(0xA405)
+    return float(value) if value else None

@@ -1,0 +1,103 @@
+"""MediaPipe landmarks <-> ICT-FaceKit surface: the data file ``assets/correspondence.npz`` and the small
+linear sub-model of the points the fit needs (built by ``tools/build_correspondence.py``).
+
+Fitting only ever looks at ~500 model points, so their rows of the identity and expression bases are
+gathered once; evaluating them is a [P, 153] matrix product instead of one over 26,719 vertices.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import AssetMissing
+
+CORRESPONDENCE_FILE = Path(__file__).resolve().parent.parent / "assets" / "correspondence.npz"
+
+
+@dataclass
+class SubModel:
+    """A linear model of P points: ``points = mean + identity @ id_basis + expression @ exp_basis``.
+
+    mean: float64 [P, 3] cm; id_basis: [100, P, 3]; exp_basis: [53, P, 3].
+    """
+
+    mean: torch.Tensor
+    id_basis: torch.Tensor
+    exp_basis: torch.Tensor
+
+    def points(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
+        """``identity [100]``, ``expression [53]`` -> unposed points [P, 3]."""
+        return (self.mean + torch.einsum("k,kpc->pc", identity, self.id_basis)
+                + torch.einsum("k,kpc->pc", expression, self.exp_basis))
+
+    def basis(self) -> torch.Tensor:
+        """[P, 3, 153]: d points / d (identity, expression)."""
+        return torch.cat([self.id_basis, self.exp_basis]).permute(1, 2, 0)
+
+
+@dataclass
+class Correspondence:
+    """The fitting data: 468 MediaPipe points as barycentric ICT points, and the jaw silhouette candidates.
+
+    landmarks: SubModel of the 468 MediaPipe mesh points on the ICT surface.
+    weights: float64 [468] per-point fitting weight.
+    contour: int64 [C] MediaPipe ids of the lower face outline (matched to the model's silhouette).
+    mediapipe68: int64 [68] MediaPipe ids of the iBUG-68 points (published table).
+    jaw: SubModel of the J jaw/cheek vertices where the silhouette can run; ``jaw_normals [J, 3]`` are their
+        neutral normals and ``jaw_vertices [J]`` their ICT ids.
+    ibug68: SubModel of the 68 iBUG points on the ICT surface (jaw ones are replaced by silhouette points).
+    """
+
+    landmarks: SubModel
+    weights: torch.Tensor
+    contour: torch.Tensor
+    mediapipe68: torch.Tensor
+    jaw: SubModel
+    jaw_normals: torch.Tensor
+    jaw_vertices: np.ndarray
+    ibug68: SubModel
+
+
+def _gather(model, triangles: np.ndarray, bary: np.ndarray) -> SubModel:
+    """SubModel of barycentric points: ``triangles [P, 3]`` ICT vertex ids, ``bary [P, 3]``."""
+    t = torch.from_numpy(triangles.astype(np.int64))
+    w = torch.from_numpy(bary.astype(np.float64))[..., None]
+
+    def pick(v: torch.Tensor) -> torch.Tensor:  # [..., V, 3] -> [..., P, 3]
+        return (v[..., t, :].double() * w).sum(-2)
+
+    return SubModel(pick(model.neutral), pick(model.identity_basis), pick(model.expression_basis))
+
+
+def _vertices(model, ids: np.ndarray) -> SubModel:
+    """SubModel of plain vertices ``ids [P]``."""
+    tri = np.stack([ids, ids, ids], 1)
+    return _gather(model, tri, np.tile([1.0, 0.0, 0.0], (len(ids), 1)))
+
+
+@functools.lru_cache(maxsize=2)
+def load_correspondence(model) -> Correspondence:
+    """The correspondence for ``model`` (a ``FaceModel``), built once per process."""
+    if not CORRESPONDENCE_FILE.is_file():
+        raise AssetMissing(f"{CORRESPONDENCE_FILE} is missing: run tools/build_correspondence.py")
+    with np.load(CORRESPONDENCE_FILE) as z:
+        c = {k: z[k] for k in z.files}
+    landmarks = _gather(model, c["triangles"], c["barycentric"])
+    jaw_ids = c["jaw_candidates"].astype(np.int64)
+    jaw = _vertices(model, jaw_ids)
+    normals = model.vertex_normals(model.neutral.numpy())[jaw_ids]
+    ibug68 = _vertices(model, model.landmarks68.astype(np.int64))
+    return Correspondence(
+        landmarks=landmarks,
+        weights=torch.from_numpy(c["weights"].astype(np.float64)),
+        contour=torch.from_numpy(c["contour"].astype(np.int64)),
+        mediapipe68=torch.from_numpy(c["mediapipe68"].astype(np.int64)),
+        jaw=jaw,
+        jaw_normals=torch.from_numpy(normals.astype(np.float64)),
+        jaw_vertices=jaw_ids,
+        ibug68=ibug68,
+    )
