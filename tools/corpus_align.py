@@ -92,14 +92,15 @@ def _decode(dec, audio: np.ndarray, text: str, pad_s: float) -> list[tuple[str, 
     pcm = (np.clip(padded, -1, 1) * 32767).astype(np.int16).tobytes()
     try:
         dec.set_align_text(text)
-        for _ in range(2):
-            dec.start_utt()
-            dec.process_raw(pcm, full_utt=True)
-            dec.end_utt()
-            if dec.hyp() is None:
-                return None
-            if _ == 0:
-                dec.set_alignment()
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        if dec.hyp() is None:  # no word path found
+            return None
+        dec.set_alignment()
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
         return [(arpabet(p.name), p.start * FRAME_S - pad_s, (p.start + p.duration) * FRAME_S - pad_s)
                 for w in dec.get_alignment() for p in w]
     except RuntimeError:

@@ -1,0 +1,291 @@
+"""Fit the ICT-FaceKit model to a photo's MediaPipe landmarks (eos-style: small solvers, a short driver).
+
+Stages, all on the ~500 correspondence points only (``face3d.correspondence``):
+1. pose from MediaPipe's head rotation and the landmarks' centroid and spread, refined by Gauss-Newton;
+2. a few rounds of: match the face outline to the model's silhouette, solve identity (N(0,1) prior) and
+   expression (bounded to [0, 1], prior towards MediaPipe's blendshapes) for the fixed pose as one bounded
+   linear least-squares problem, re-solve the pose; robust (Huber) weights are updated every round.
+Deterministic; no random initialisation, no learning rate.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import geometry
+from .camera import Camera, exif_focal_35mm, project, project_jacobian
+from .correspondence import Correspondence, SubModel, load_correspondence
+from .detect import Detection, Detector, load_image
+from .errors import NoFace
+from .names import ARKIT_NAMES, ICT_NAMES, arkit_to_ict
+
+N_ID, N_EXP = 100, len(ICT_NAMES)
+ROUNDS = 4  # outer rounds (contour matching, shape, pose)
+SIGMA = 0.02  # landmark noise, in units of the face size (sqrt of the landmark box area)
+HUBER = 2.0  # residuals beyond HUBER * SIGMA are down-weighted
+EXPRESSION_PRIOR = 0.05  # pull of the expression towards MediaPipe's blendshape scores
+IDENTITY_PRIOR = 1.0  # N(0, 1) identity prior
+SILHOUETTE_COS = 0.3  # |cos| between normal and view ray below which a vertex can lie on the silhouette
+
+
+@dataclass
+class Pose:
+    """Head pose: camera-space point = ``rotation [3, 3] @ model point + translation [3]`` (cm)."""
+
+    rotation: torch.Tensor
+    translation: torch.Tensor
+
+    def apply(self, points: torch.Tensor) -> torch.Tensor:
+        """``points [P, 3]`` model space -> camera space."""
+        return points @ self.rotation.T + self.translation
+
+
+@dataclass
+class FitResult:
+    """A fitted face.
+
+    identity: float32 [100] N(0,1) coefficients; expression: float32 [53] weights in [0, 1] (ICT order);
+    rotation: float32 [3] axis-angle (rad) and translation: float32 [3] (cm) of the head in camera space;
+    camera: the pinhole camera; detection: what MediaPipe found; ibug68: float32 [68, 2] the model's
+    iBUG-68 points projected into the image (jaw = silhouette under the fitted pose), pixels;
+    image: uint8 [H, W, 3] the photo (for the overlay).
+    """
+
+    identity: np.ndarray
+    expression: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    camera: Camera
+    detection: Detection
+    ibug68: np.ndarray
+    image: np.ndarray = field(repr=False)
+
+    def vertices(self, posed: bool = False) -> np.ndarray:
+        """float32 [V, 3] mesh with identity and expression (cm); ``posed``: in camera space."""
+        from .model import load_model
+
+        model = load_model()
+        with torch.no_grad():
+            out = model(torch.from_numpy(self.identity)[None], torch.from_numpy(self.expression)[None],
+                        torch.from_numpy(self.rotation)[None] if posed else None,
+                        torch.from_numpy(self.translation)[None] if posed else None)
+        return out.vertices[0].numpy()
+
+    def expression_by_name(self) -> dict[str, float]:
+        """Expression weights keyed by ICT name (``mouthSmile_L``, ...)."""
+        return {n: float(w) for n, w in zip(ICT_NAMES, self.expression)}
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """Write mesh.glb, mesh.obj (+ .mtl), params.json, landmarks.json and overlay.png into ``folder``
+        (atomically: the folder appears complete or not at all)."""
+        from .output import save_fit
+
+        save_fit(self, folder)
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+def face_scale(points: torch.Tensor) -> float:
+    """Size of a face in pixels: sqrt of the area of the box around ``points [P, 2]``."""
+    span = points.max(0).values - points.min(0).values
+    return float(torch.sqrt(span[0] * span[1]))
+
+
+def initial_pose(det: Detection, points: torch.Tensor, target: torch.Tensor, camera: Camera) -> Pose:
+    """Rotation from MediaPipe's transformation matrix (same axes as the model); translation placing the
+    model's points ``[P, 3]`` over the image points ``target [P, 2]`` (centroid and spread)."""
+    u, _, vt = np.linalg.svd(det.transform[:3, :3].astype(np.float64))  # drop any scale in the matrix
+    rot = torch.from_numpy(u @ vt)
+    rx = points @ rot.T
+    spread_model = (rx[:, :2] - rx[:, :2].mean(0)).norm(dim=1).mean()
+    spread_image = (target - target.mean(0)).norm(dim=1).mean()
+    depth = camera.focal * spread_model / spread_image
+    mean = target.mean(0)
+    t = torch.stack([(mean[0] - camera.cx) * depth / camera.focal, -(mean[1] - camera.cy) * depth / camera.focal,
+                     -depth]) - rx.mean(0) * torch.tensor([1.0, 1.0, 0.0], dtype=rx.dtype)
+    return Pose(rot, t)
+
+
+def _skew(v: torch.Tensor) -> torch.Tensor:
+    """[P, 3] -> [P, 3, 3] cross-product matrices."""
+    x, y, z = v.unbind(1)
+    o = torch.zeros_like(x)
+    return torch.stack([o, -z, y, z, o, -x, -y, x, o], 1).view(-1, 3, 3)
+
+
+def solve_pose(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
+               iterations: int = 4) -> Pose:
+    """Weighted Gauss-Newton on the head pose. ``points [P, 3]`` model space, ``target [P, 2]`` pixels,
+    ``weights [P]``. Rotation updates are applied on the left: R <- exp([w]x) R."""
+    rot, t = pose.rotation, pose.translation
+    for _ in range(iterations):
+        rp = points @ rot.T
+        y = rp + t
+        jp = project_jacobian(y, camera)  # [P, 2, 3]
+        j = torch.cat([jp @ -_skew(rp), jp], 2).reshape(-1, 6)  # d pixels / d (w, t)
+        r = (project(y, camera) - target).reshape(-1)
+        w = weights.repeat_interleave(2)
+        h = j.T @ (w[:, None] * j) + 1e-6 * torch.eye(6, dtype=j.dtype)
+        step = torch.linalg.solve(h, -(j.T @ (w * r)))
+        rot = geometry.axis_angle_to_matrix(step[None, :3])[0] @ rot
+        t = t + step[3:]
+    return Pose(rot, t)
+
+
+def solve_bounded(h: torch.Tensor, b: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
+                  iterations: int = 8) -> torch.Tensor:
+    """argmin 0.5 x'Hx - b'x subject to lower <= x <= upper (``h [K, K]`` positive definite), by an
+    active-set loop: solve the free variables, pin those outside their bounds, release those whose
+    gradient points back inside."""
+    k = len(b)
+    pinned = torch.zeros(k, dtype=torch.bool)
+    x = torch.zeros_like(b)
+    for _ in range(iterations):
+        free = ~pinned
+        x = torch.where(pinned, x, torch.zeros_like(x))
+        rhs = b[free] - h[free][:, pinned] @ x[pinned]
+        x[free] = torch.linalg.solve(h[free][:, free], rhs)
+        out = (x < lower) | (x > upper)
+        grad = h @ x - b
+        release = pinned & (((x <= lower) & (grad > 0)) | ((x >= upper) & (grad < 0)))
+        if not out.any() and not release.any():
+            break
+        x = torch.clamp(x, lower, upper)
+        pinned = (pinned | out) & ~release
+    return torch.clamp(x, lower, upper)
+
+
+def solve_shape(sub: SubModel, index: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
+                camera: Camera, pose: Pose, identity: torch.Tensor, expression: torch.Tensor,
+                expression_prior: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Gauss-Newton step on identity and expression for a fixed pose, as a bounded linear least-squares
+    problem. ``index [P]`` selects rows of ``sub``; ``target [P, 2]`` pixels; ``weights [P]``; ``scale`` the
+    face size in pixels (residuals are measured in units of SIGMA * scale)."""
+    theta = torch.cat([identity, expression])
+    pts = sub.points(identity, expression)[index]
+    y = pose.apply(pts)
+    jp = project_jacobian(y, camera) @ pose.rotation  # [P, 2, 3] d pixels / d model point
+    a = torch.einsum("pij,pjk->pik", jp, sub.basis()[index]).reshape(-1, N_ID + N_EXP)
+    r = (project(y, camera) - target).reshape(-1)
+    w = weights.repeat_interleave(2) / (SIGMA * scale) ** 2
+    prior = torch.cat([torch.full((N_ID,), IDENTITY_PRIOR), torch.full((N_EXP,), EXPRESSION_PRIOR)]).double()
+    mean = torch.cat([torch.zeros(N_ID, dtype=theta.dtype), expression_prior])
+    h = a.T @ (w[:, None] * a) + torch.diag(prior)
+    b = a.T @ (w * (a @ theta - r)) + prior * mean
+    inf = torch.full((N_ID,), float("inf"), dtype=theta.dtype)
+    lower = torch.cat([-inf, torch.zeros(N_EXP, dtype=theta.dtype)])
+    upper = torch.cat([inf, torch.ones(N_EXP, dtype=theta.dtype)])
+    theta = solve_bounded(h, b, lower, upper)
+    return theta[:N_ID], theta[N_ID:]
+
+
+def silhouette_mask(corr: Correspondence, identity: torch.Tensor, expression: torch.Tensor, pose: Pose
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Camera-space jaw candidates [J, 3] and a mask [J] of those near the silhouette (normal about
+    perpendicular to the view ray)."""
+    y = pose.apply(corr.jaw.points(identity, expression))
+    n = corr.jaw_normals @ pose.rotation.T
+    cos = (n * y).sum(1) / y.norm(dim=1)
+    return y, cos.abs() < SILHOUETTE_COS
+
+
+def match_contour(corr: Correspondence, image_points: torch.Tensor, identity: torch.Tensor,
+                  expression: torch.Tensor, pose: Pose, camera: Camera) -> torch.Tensor:
+    """For each image outline point ``[C, 2]``, the jaw candidate (index into ``corr.jaw``) on the model's
+    silhouette that projects closest to it (eos's contour correspondence)."""
+    y, sil = silhouette_mask(corr, identity, expression, pose)
+    ids = torch.nonzero(sil).squeeze(1)
+    d = torch.cdist(image_points, project(y[ids], camera))
+    return ids[d.argmin(1)]
+
+
+def robust_weights(residual: torch.Tensor, scale: float) -> torch.Tensor:
+    """Huber IRLS weights from pixel residuals ``[P, 2]``."""
+    e = residual.norm(dim=1) / (SIGMA * scale)
+    return torch.clamp(HUBER / e.clamp_min(1e-9), max=1.0)
+
+
+def jaw_landmarks(corr: Correspondence, identity: torch.Tensor, expression: torch.Tensor, pose: Pose,
+                  camera: Camera) -> torch.Tensor:
+    """The 17 iBUG jaw points [17, 2]: each of the model's jaw landmarks that faces the camera stays where
+    it projects; one that turns away is moved to the closest silhouette point (as annotators follow the
+    visible outline)."""
+    jaw = corr.ibug68
+    y = pose.apply(jaw.points(identity, expression)[:17])
+    p = project(y, camera)
+    ys, sil = silhouette_mask(corr, identity, expression, pose)
+    sil_p = project(ys[sil], camera)
+    normals_idx = torch.as_tensor(np.searchsorted(corr.jaw_vertices, corr.ibug68_vertices[:17]))
+    n = corr.jaw_normals[normals_idx] @ pose.rotation.T
+    facing = ((n * y).sum(1) / y.norm(dim=1)) < -SILHOUETTE_COS
+    snapped = sil_p[torch.cdist(p, sil_p).argmin(1)]
+    return torch.where(facing[:, None], p, snapped)
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+def fit_detection(det: Detection, camera: Camera, image: np.ndarray) -> FitResult:
+    """Fit the model to one detected face (see the module docstring for the stages)."""
+    from .model import load_model
+
+    corr = load_correspondence(load_model())
+    lm = torch.from_numpy(det.landmarks[:468, :2].astype(np.float64))
+    scale = face_scale(lm)
+    contour = corr.contour
+    fixed = torch.nonzero(corr.weights > 0).squeeze(1)
+    fixed = fixed[~torch.isin(fixed, contour)]
+    identity = torch.zeros(N_ID, dtype=torch.float64)
+    prior = torch.from_numpy(arkit_to_ict(det.blendshape_vector()).astype(np.float64)).clamp(0, 1)
+    expression = prior.clone()
+
+    pose = initial_pose(det, corr.landmarks.points(identity, expression)[fixed], lm[fixed], camera)
+    base_w = corr.weights[fixed]
+    pose = solve_pose(corr.landmarks.points(identity, expression)[fixed], lm[fixed], base_w, camera, pose)
+    w_fixed, w_contour = base_w, torch.ones(len(contour), dtype=torch.float64)
+    for _ in range(ROUNDS):
+        match = match_contour(corr, lm[contour], identity, expression, pose, camera)
+        sub = _stack(corr.landmarks, corr.jaw)
+        index = torch.cat([fixed, len(corr.landmarks.mean) + match])
+        target = torch.cat([lm[fixed], lm[contour]])
+        weights = torch.cat([w_fixed, w_contour])
+        identity, expression = solve_shape(sub, index, target, weights, camera, pose, identity, expression,
+                                           prior, scale)
+        pts = sub.points(identity, expression)[index]
+        pose = solve_pose(pts, target, weights, camera, pose, iterations=2)
+        rw = robust_weights(project(pose.apply(pts), camera) - target, scale)
+        w_fixed, w_contour = base_w * rw[: len(fixed)], rw[len(fixed):]
+
+    ibug = project(pose.apply(corr.ibug68.points(identity, expression)), camera)
+    ibug[:17] = jaw_landmarks(corr, identity, expression, pose, camera)
+    rotvec = geometry.matrix_to_axis_angle(pose.rotation[None])[0]
+    return FitResult(identity.float().numpy(), expression.float().numpy(), rotvec.float().numpy(),
+                     pose.translation.float().numpy(), camera, det, ibug.float().numpy(), image)
+
+
+def _stack(a: SubModel, b: SubModel) -> SubModel:
+    return SubModel(torch.cat([a.mean, b.mean]), torch.cat([a.id_basis, b.id_basis], 1),
+                    torch.cat([a.exp_basis, b.exp_basis], 1))
+
+
+def fit(image, all_faces: bool = False, detector: Detector | None = None) -> FitResult | list[FitResult]:
+    """Fit the face model to a photo (path, PIL image or array): the largest face, or every face
+    (``all_faces``, largest first). Raises NoFace when there is none, BadInput for an unreadable file."""
+    rgb = load_image(image)
+    if detector is None:
+        with Detector("image") as det:
+            faces = det.detect(rgb)
+    else:
+        faces = detector.detect(rgb)
+    if not faces:
+        name = f"{image}" if isinstance(image, (str, os.PathLike)) else "the image"
+        raise NoFace(f"{name}: no face found")
+    h, w = rgb.shape[:2]
+    camera = Camera.for_image(w, h, exif_focal_35mm(image))
+    results = [fit_detection(d, camera, rgb) for d in (faces if all_faces else faces[:1])]
+    return results if all_faces else results[0]
+
+
+__all__ = ["FitResult", "Pose", "fit", "fit_detection", "ARKIT_NAMES"]
