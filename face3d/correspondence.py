@@ -49,7 +49,8 @@ class Correspondence:
     mediapipe68: int64 [68] MediaPipe ids of the iBUG-68 points (published table).
     jaw: SubModel of the J jaw/cheek vertices where the silhouette can run; ``jaw_normals [J, 3]`` are their
         neutral normals and ``jaw_vertices [J]`` their ICT ids.
-    ibug68: SubModel of the 68 iBUG points on the ICT surface (jaw ones are replaced by silhouette points).
+    ibug68: SubModel of the 68 iBUG points (ICT's Multi-PIE landmark vertices), ``ibug68_normals [68, 3]``
+        their neutral normals (the fit moves jaw points that turn away onto the silhouette).
     """
 
     landmarks: SubModel
@@ -60,6 +61,7 @@ class Correspondence:
     jaw_normals: torch.Tensor
     jaw_vertices: np.ndarray
     ibug68: SubModel
+    ibug68_normals: torch.Tensor
 
 
 def _gather(model, triangles: np.ndarray, bary: np.ndarray) -> SubModel:
@@ -89,7 +91,7 @@ def load_correspondence(model) -> Correspondence:
     landmarks = _gather(model, c["triangles"], c["barycentric"])
     jaw_ids = c["jaw_candidates"].astype(np.int64)
     jaw = _vertices(model, jaw_ids)
-    normals = model.vertex_normals(model.neutral.numpy())[jaw_ids]
+    normals = torch.from_numpy(model.vertex_normals(model.neutral.numpy()).astype(np.float64))
     ibug68 = _vertices(model, model.landmarks68.astype(np.int64))
     return Correspondence(
         landmarks=landmarks,
@@ -97,7 +99,8 @@ def load_correspondence(model) -> Correspondence:
         contour=torch.from_numpy(c["contour"].astype(np.int64)),
         mediapipe68=torch.from_numpy(c["mediapipe68"].astype(np.int64)),
         jaw=jaw,
-        jaw_normals=torch.from_numpy(normals.astype(np.float64)),
+        jaw_normals=normals[jaw_ids],
         jaw_vertices=jaw_ids,
         ibug68=ibug68,
+        ibug68_normals=normals[model.landmarks68.astype(np.int64)],
     )

@@ -20,7 +20,7 @@ from .camera import Camera, exif_focal_35mm, project, project_jacobian
 from .correspondence import Correspondence, SubModel, load_correspondence
 from .detect import Detection, Detector, load_image
 from .errors import NoFace
-from .names import ARKIT_NAMES, ICT_NAMES, arkit_to_ict
+from .names import ICT_NAMES, arkit_to_ict
 
 N_ID, N_EXP = 100, len(ICT_NAMES)
 ROUNDS = 4  # outer rounds (contour matching, shape, pose)
@@ -218,8 +218,7 @@ def jaw_landmarks(corr: Correspondence, identity: torch.Tensor, expression: torc
     p = project(y, camera)
     ys, sil = silhouette_mask(corr, identity, expression, pose)
     sil_p = project(ys[sil], camera)
-    normals_idx = torch.as_tensor(np.searchsorted(corr.jaw_vertices, corr.ibug68_vertices[:17]))
-    n = corr.jaw_normals[normals_idx] @ pose.rotation.T
+    n = corr.ibug68_normals[:17] @ pose.rotation.T
     facing = ((n * y).sum(1) / y.norm(dim=1)) < -SILHOUETTE_COS
     snapped = sil_p[torch.cdist(p, sil_p).argmin(1)]
     return torch.where(facing[:, None], p, snapped)
@@ -245,9 +244,9 @@ def fit_detection(det: Detection, camera: Camera, image: np.ndarray) -> FitResul
     base_w = corr.weights[fixed]
     pose = solve_pose(corr.landmarks.points(identity, expression)[fixed], lm[fixed], base_w, camera, pose)
     w_fixed, w_contour = base_w, torch.ones(len(contour), dtype=torch.float64)
+    sub = _stack(corr.landmarks, corr.jaw)
     for _ in range(ROUNDS):
         match = match_contour(corr, lm[contour], identity, expression, pose, camera)
-        sub = _stack(corr.landmarks, corr.jaw)
         index = torch.cat([fixed, len(corr.landmarks.mean) + match])
         target = torch.cat([lm[fixed], lm[contour]])
         weights = torch.cat([w_fixed, w_contour])
@@ -288,4 +287,3 @@ def fit(image, all_faces: bool = False, detector: Detector | None = None) -> Fit
     return results if all_faces else results[0]
 
 
-__all__ = ["FitResult", "Pose", "fit", "fit_detection", "ARKIT_NAMES"]

@@ -1,0 +1,203 @@
+"""Train the speech -> face transformer (``face3d.audio.model``) on the corpus built by ``tools/build_corpus.py``.
+
+The shipped ``assets/audio2face.pt`` was made with (2-core CPU, no GPU; a GPU is used when present)::
+
+    nice -n 5 .venv/bin/python tools/train_audio.py --corpus /work/data/corpus --out assets/audio2face.pt \\
+        --steps 4000 --seed 0
+
+Per corpus item (``manifest.jsonl``): log-mel of the 16 kHz audio (prefixed by ``PAD_SAMPLES`` zeros, as at
+inference), and a target per 50 Hz model token at its face time ``(k - delay) / 50`` s: from the phone
+timings through ``face3d.audio.visemes.phones_to_weights`` (all 53 channels supervised), or from the
+item's ``targets.npy`` curves, linearly resampled, with its ``mask`` (FACEGOOD: only the channels that
+carry data are supervised). Training: random crops of ``--crop`` seconds, random gain (+-12 dB) and one
+mel-band mask as augmentation, masked L1 on the weights + L1 on their frame-to-frame velocity, AdamW with
+warm-up and cosine decay, fixed seed. Speakers listed by ``--val-speakers`` (default: none, then a seeded
+3 % of items) are held out and their loss is printed. Output is written atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from face3d.audio import model as a2f  # noqa: E402
+from face3d.audio.features import load_audio  # noqa: E402
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn())
+
+
+def token_targets(record: dict, root: Path, n_tokens: int, delay: int) -> tuple[np.ndarray, np.ndarray]:
+    """(targets [n_tokens, 53] float32, mask [53] float32) at the tokens' face times (k - delay) / 50 s."""
+    times = (np.arange(n_tokens) - delay) / a2f.TOKEN_HZ
+    if record.get("targets"):
+        curves = np.load(root / record["targets"]).astype(np.float32)
+        src = np.arange(len(curves)) / float(record["fps"])
+        out = np.stack([np.interp(times, src, c) for c in curves.T], 1)
+        mask = np.asarray(record.get("mask") or [1] * a2f.N_OUT, np.float32)
+        return out.astype(np.float32), mask
+    from face3d.audio.visemes import load_phones, phones_to_weights
+
+    w = phones_to_weights(load_phones(root / record["phones"]), a2f.TOKEN_HZ, n_tokens)
+    idx = np.clip(np.arange(n_tokens) - delay, 0, n_tokens - 1)
+    return np.asarray(w, np.float32)[idx], np.ones(a2f.N_OUT, np.float32)
+
+
+def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
+    """Every manifest item as {name, speaker, mel [M, n_mels] float16, targets [M//2, 53], mask [53]}."""
+    records = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    records = records[:limit] if limit else records
+    mel_fn = a2f.Audio2Face(cfg).features
+    items = []
+    with _progress() as bar:
+        task = bar.add_task("features", total=len(records), info="")
+        for r in records:
+            audio = load_audio(root / r["wav"])
+            mel = mel_fn(np.concatenate([np.zeros(a2f.PAD_SAMPLES, np.float32), audio]))
+            n_tok = len(mel) // 2
+            if n_tok < 8:
+                bar.advance(task)
+                continue
+            targets, mask = token_targets(r, root, n_tok, cfg.delay)
+            items.append(dict(name=r["name"], speaker=r.get("speaker") or "", source=r.get("source") or "",
+                              mel=mel[: 2 * n_tok].astype(np.float16), targets=targets, mask=mask))
+            bar.update(task, advance=1, info=r["name"])
+    return items
+
+
+class Batches:
+    """Random crops: mel [B, 2C, n_mels], targets [B, C, 53], weight [B, C, 53] (mask x valid)."""
+
+    def __init__(self, items: list[dict], crop_tokens: int, batch: int, silence: float, seed: int):
+        self.items, self.crop, self.batch, self.silence = items, crop_tokens, batch, silence
+        lengths = np.array([len(it["targets"]) for it in items], np.float64)
+        self.p = lengths / lengths.sum()  # sample items by length: every second of audio is equally likely
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c, n_mels = self.crop, self.items[0]["mel"].shape[1]
+        mel = np.full((self.batch, 2 * c, n_mels), self.silence, np.float32)
+        tgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
+        wgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
+        for b, i in enumerate(self.rng.choice(len(self.items), self.batch, p=self.p)):
+            it = self.items[i]
+            n = len(it["targets"])
+            s = int(self.rng.integers(0, max(1, n - c + 1)))
+            k = min(c, n - s)
+            mel[b, : 2 * k] = it["mel"][2 * s: 2 * (s + k)]
+            tgt[b, :k] = it["targets"][s: s + k]
+            wgt[b, :k] = it["mask"]
+        return torch.from_numpy(mel), torch.from_numpy(tgt), torch.from_numpy(wgt)
+
+
+def augment(mel: torch.Tensor, floor: float, gen: torch.Generator) -> torch.Tensor:
+    """Random gain (+-12 dB, exact on the floored log power) and one masked band of <= 8 mel bins."""
+    b, _, n_mels = mel.shape
+    gain = 10 ** (torch.empty(b, 1, 1).uniform_(-1.2, 1.2, generator=gen))  # power ratio
+    mel = torch.log((mel.exp() - floor).clamp_min(0) * gain + floor)
+    width = torch.randint(0, 9, (b,), generator=gen)
+    start = (torch.rand(b, generator=gen) * (n_mels - width)).long()
+    bins = torch.arange(n_mels)
+    band = (bins >= start[:, None]) & (bins < (start + width)[:, None])  # [B, n_mels]
+    return torch.where(band[:, None, :], mel.mean(dim=(1, 2), keepdim=True), mel)
+
+
+def loss_fn(pred: torch.Tensor, tgt: torch.Tensor, wgt: torch.Tensor, vel_weight: float) -> torch.Tensor:
+    """Masked L1 on weights + masked L1 on frame-to-frame differences; all [B, C, 53]."""
+    pos = (wgt * (pred - tgt).abs()).sum() / wgt.sum().clamp_min(1)
+    w2 = wgt[:, 1:] * wgt[:, :-1]
+    vel = (w2 * ((pred[:, 1:] - pred[:, :-1]) - (tgt[:, 1:] - tgt[:, :-1])).abs()).sum() / w2.sum().clamp_min(1)
+    return pos + vel_weight * vel
+
+
+@torch.no_grad()
+def evaluate(model: a2f.Audio2Face, items: list[dict], device: str) -> float:
+    """Mean masked L1 over whole held-out items."""
+    model.eval()
+    total = count = 0.0
+    for it in items:
+        pred = model(torch.from_numpy(it["mel"].astype(np.float32))[None].to(device))[0].cpu()
+        w = torch.from_numpy(it["mask"]).expand_as(pred)
+        total += float((w * (pred - torch.from_numpy(it["targets"])).abs()).sum())
+        count += float(w.sum())
+    model.train()
+    return total / max(count, 1.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, required=True, help="folder with manifest.jsonl")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "assets" / "audio2face.pt")
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--crop", type=float, default=3.2, help="seconds per training crop")
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--vel-weight", type=float, default=1.0)
+    ap.add_argument("--val-speakers", default="", help="comma-separated speakers to hold out")
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N manifest items (smoke tests)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(2)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cfg = a2f.Config()
+    t0 = time.time()
+    items = load_corpus(args.corpus, cfg, args.limit)
+    rng = np.random.default_rng(args.seed)
+    held = set(filter(None, args.val_speakers.split(",")))
+    is_val = [(it["speaker"] in held) if held else rng.random() < 0.03 for it in items]
+    train = [it for it, v in zip(items, is_val) if not v]
+    val = [it for it, v in zip(items, is_val) if v]
+    print(f"{len(train)} training / {len(val)} held-out items, "
+          f"{sum(len(it['targets']) for it in train) / a2f.TOKEN_HZ / 3600:.2f} h of training audio")
+
+    model = a2f.Audio2Face(cfg)
+    sample = np.concatenate([it["mel"][:: 7].astype(np.float32) for it in train])
+    model.mel_mean.copy_(torch.from_numpy(sample.mean(0)))
+    model.mel_std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
+    model.to(device).train()
+    floor = model.features.floor
+    batches = Batches(train, int(args.crop * a2f.TOKEN_HZ), args.batch, math.log(floor), args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warm = min(300, args.steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps))))
+    ema = None
+    with _progress() as bar:
+        task = bar.add_task("training", total=args.steps, info="")
+        for step in range(args.steps):
+            mel, tgt, wgt = batches()
+            mel = augment(mel, floor, gen)
+            loss = loss_fn(model(mel.to(device)), tgt.to(device), wgt.to(device), args.vel_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            ema = float(loss) if ema is None else 0.98 * ema + 0.02 * float(loss)
+            bar.update(task, advance=1, info=f"loss {ema:.4f}")
+    val_l1 = evaluate(model, val, device) if val else float("nan")
+    train_l1 = evaluate(model, train[:: max(1, len(train) // 50)], device)
+    minutes = (time.time() - t0) / 60
+    print(f"held-out L1 {val_l1:.4f}, training-sample L1 {train_l1:.4f}, {minutes:.1f} min on {device}")
+    extra = dict(corpus=str(args.corpus), items=len(train), steps=args.steps, batch=args.batch, crop=args.crop,
+                 seed=args.seed, val_l1=val_l1, train_l1=train_l1, minutes=round(minutes, 1),
+                 command="tools/train_audio.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    a2f.save(model.cpu().eval(), args.out, extra)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
