@@ -20,23 +20,25 @@ CORRESPONDENCE_FILE = Path(__file__).resolve().parent.parent / "assets" / "corre
 
 @dataclass
 class SubModel:
-    """A linear model of P points: ``points = mean + identity @ id_basis + expression @ exp_basis``.
+    """A linear model of P points: ``points = mean + basis @ theta``, theta = (identity [100], expression [53]).
 
-    mean: float64 [P, 3] cm; id_basis: [100, P, 3]; exp_basis: [53, P, 3].
+    mean: float32 [P, 3] cm; basis: float32 [P, 3, 153].
     """
 
     mean: torch.Tensor
-    id_basis: torch.Tensor
-    exp_basis: torch.Tensor
+    basis: torch.Tensor
 
-    def points(self, identity: torch.Tensor, expression: torch.Tensor) -> torch.Tensor:
-        """``identity [100]``, ``expression [53]`` -> unposed points [P, 3]."""
-        return (self.mean + torch.einsum("k,kpc->pc", identity, self.id_basis)
-                + torch.einsum("k,kpc->pc", expression, self.exp_basis))
+    def points(self, theta: torch.Tensor) -> torch.Tensor:
+        """``theta [153]`` -> unposed points [P, 3]."""
+        return self.mean + self.basis @ theta
 
-    def basis(self) -> torch.Tensor:
-        """[P, 3, 153]: d points / d (identity, expression)."""
-        return torch.cat([self.id_basis, self.exp_basis]).permute(1, 2, 0)
+    def rows(self, index: torch.Tensor) -> "SubModel":
+        """The points ``index [Q]`` as a SubModel."""
+        return SubModel(self.mean[index], self.basis[index])
+
+    @staticmethod
+    def cat(parts: list["SubModel"]) -> "SubModel":
+        return SubModel(torch.cat([p.mean for p in parts]), torch.cat([p.basis for p in parts]))
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Correspondence:
     """The fitting data: 468 MediaPipe points as barycentric ICT points, and the jaw silhouette candidates.
 
     landmarks: SubModel of the 468 MediaPipe mesh points on the ICT surface.
-    weights: float64 [468] per-point fitting weight.
+    weights: float32 [468] per-point fitting weight.
     contour: int64 [C] MediaPipe ids of the lower face outline (matched to the model's silhouette).
     mediapipe68: int64 [68] MediaPipe ids of the iBUG-68 points (published table).
     jaw: SubModel of the J jaw/cheek vertices where the silhouette can run; ``jaw_normals [J, 3]`` are their
@@ -72,7 +74,8 @@ def _gather(model, triangles: np.ndarray, bary: np.ndarray) -> SubModel:
     def pick(v: torch.Tensor) -> torch.Tensor:  # [..., V, 3] -> [..., P, 3]
         return (v[..., t, :].double() * w).sum(-2)
 
-    return SubModel(pick(model.neutral), pick(model.identity_basis), pick(model.expression_basis))
+    basis = torch.cat([pick(model.identity_basis), pick(model.expression_basis)]).permute(1, 2, 0)
+    return SubModel(pick(model.neutral).float(), basis.float().contiguous())
 
 
 def _vertices(model, ids: np.ndarray) -> SubModel:
@@ -91,11 +94,11 @@ def load_correspondence(model) -> Correspondence:
     landmarks = _gather(model, c["triangles"], c["barycentric"])
     jaw_ids = c["jaw_candidates"].astype(np.int64)
     jaw = _vertices(model, jaw_ids)
-    normals = torch.from_numpy(model.vertex_normals(model.neutral.numpy()).astype(np.float64))
+    normals = torch.from_numpy(model.vertex_normals(model.neutral.numpy()).astype(np.float32))
     ibug68 = _vertices(model, model.landmarks68.astype(np.int64))
     return Correspondence(
         landmarks=landmarks,
-        weights=torch.from_numpy(c["weights"].astype(np.float64)),
+        weights=torch.from_numpy(c["weights"].astype(np.float32)),
         contour=torch.from_numpy(c["contour"].astype(np.int64)),
         mediapipe68=torch.from_numpy(c["mediapipe68"].astype(np.int64)),
         jaw=jaw,

@@ -9,6 +9,7 @@ Deterministic; no random initialisation, no learning rate.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ N_ID, N_EXP = 100, len(ICT_NAMES)
 ROUNDS = 4  # outer rounds (contour matching, shape, pose)
 SIGMA = 0.02  # landmark noise, in units of the face size (sqrt of the landmark box area)
 HUBER = 2.0  # residuals beyond HUBER * SIGMA are down-weighted
-EXPRESSION_PRIOR = 0.05  # pull of the expression towards MediaPipe's blendshape scores
+EXPRESSION_PRIOR = 5.0  # pull of the expression towards MediaPipe's blendshape scores
 IDENTITY_PRIOR = 1.0  # N(0, 1) identity prior
 SILHOUETTE_COS = 0.3  # |cos| between normal and view ray below which a vertex can lie on the silhouette
 
@@ -88,6 +89,17 @@ class FitResult:
 
 # ---------------------------------------------------------------------------------------------- steps
 
+@contextlib.contextmanager
+def _one_thread():
+    """The solver's tensors are tiny: extra intra-op threads only add synchronisation (x10 slower here)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def face_scale(points: torch.Tensor) -> float:
     """Size of a face in pixels: sqrt of the area of the box around ``points [P, 2]``."""
     span = points.max(0).values - points.min(0).values
@@ -98,14 +110,14 @@ def initial_pose(det: Detection, points: torch.Tensor, target: torch.Tensor, cam
     """Rotation from MediaPipe's transformation matrix (same axes as the model); translation placing the
     model's points ``[P, 3]`` over the image points ``target [P, 2]`` (centroid and spread)."""
     u, _, vt = np.linalg.svd(det.transform[:3, :3].astype(np.float64))  # drop any scale in the matrix
-    rot = torch.from_numpy(u @ vt)
+    rot = torch.from_numpy(u @ vt).float()
     rx = points @ rot.T
     spread_model = (rx[:, :2] - rx[:, :2].mean(0)).norm(dim=1).mean()
     spread_image = (target - target.mean(0)).norm(dim=1).mean()
     depth = camera.focal * spread_model / spread_image
     mean = target.mean(0)
     t = torch.stack([(mean[0] - camera.cx) * depth / camera.focal, -(mean[1] - camera.cy) * depth / camera.focal,
-                     -depth]) - rx.mean(0) * torch.tensor([1.0, 1.0, 0.0], dtype=rx.dtype)
+                     -depth]) - rx.mean(0) * torch.tensor([1.0, 1.0, 0.0])
     return Pose(rot, t)
 
 
@@ -121,15 +133,15 @@ def solve_pose(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
     """Weighted Gauss-Newton on the head pose. ``points [P, 3]`` model space, ``target [P, 2]`` pixels,
     ``weights [P]``. Rotation updates are applied on the left: R <- exp([w]x) R."""
     rot, t = pose.rotation, pose.translation
+    w = weights.repeat_interleave(2)
     for _ in range(iterations):
         rp = points @ rot.T
         y = rp + t
         jp = project_jacobian(y, camera)  # [P, 2, 3]
         j = torch.cat([jp @ -_skew(rp), jp], 2).reshape(-1, 6)  # d pixels / d (w, t)
         r = (project(y, camera) - target).reshape(-1)
-        w = weights.repeat_interleave(2)
-        h = j.T @ (w[:, None] * j) + 1e-6 * torch.eye(6, dtype=j.dtype)
-        step = torch.linalg.solve(h, -(j.T @ (w * r)))
+        h = (j.T @ (w[:, None] * j)).double() + 1e-6 * torch.eye(6, dtype=torch.float64)
+        step = torch.linalg.solve(h, -(j.T @ (w * r)).double()).float()
         rot = geometry.axis_angle_to_matrix(step[None, :3])[0] @ rot
         t = t + step[3:]
     return Pose(rot, t)
@@ -138,68 +150,61 @@ def solve_pose(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
 def solve_bounded(h: torch.Tensor, b: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
                   iterations: int = 8) -> torch.Tensor:
     """argmin 0.5 x'Hx - b'x subject to lower <= x <= upper (``h [K, K]`` positive definite), by an
-    active-set loop: solve the free variables, pin those outside their bounds, release those whose
-    gradient points back inside."""
-    k = len(b)
-    pinned = torch.zeros(k, dtype=torch.bool)
+    active-set loop: solve for the free variables, pin those outside their bounds, release pinned ones
+    whose gradient points back inside."""
+    pinned = torch.zeros(len(b), dtype=torch.bool)
     x = torch.zeros_like(b)
     for _ in range(iterations):
         free = ~pinned
-        x = torch.where(pinned, x, torch.zeros_like(x))
         rhs = b[free] - h[free][:, pinned] @ x[pinned]
         x[free] = torch.linalg.solve(h[free][:, free], rhs)
         out = (x < lower) | (x > upper)
+        x = torch.clamp(x, lower, upper)
         grad = h @ x - b
-        release = pinned & (((x <= lower) & (grad > 0)) | ((x >= upper) & (grad < 0)))
+        release = pinned & (((x <= lower) & (grad < 0)) | ((x >= upper) & (grad > 0)))
         if not out.any() and not release.any():
             break
-        x = torch.clamp(x, lower, upper)
         pinned = (pinned | out) & ~release
-    return torch.clamp(x, lower, upper)
+    return x
 
 
-def solve_shape(sub: SubModel, index: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
-                camera: Camera, pose: Pose, identity: torch.Tensor, expression: torch.Tensor,
-                expression_prior: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Gauss-Newton step on identity and expression for a fixed pose, as a bounded linear least-squares
-    problem. ``index [P]`` selects rows of ``sub``; ``target [P, 2]`` pixels; ``weights [P]``; ``scale`` the
-    face size in pixels (residuals are measured in units of SIGMA * scale)."""
-    theta = torch.cat([identity, expression])
-    pts = sub.points(identity, expression)[index]
-    y = pose.apply(pts)
+def solve_shape(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
+                theta: torch.Tensor, expression_prior: torch.Tensor, scale: float) -> torch.Tensor:
+    """One Gauss-Newton step on theta = (identity [100], expression [53]) for a fixed pose, solved as a
+    bounded linear least-squares problem (identity: N(0,1) prior; expression: in [0, 1], pulled towards
+    ``expression_prior [53]``). ``sub`` P points, ``target [P, 2]`` pixels, ``weights [P]``, ``scale`` the
+    face size in pixels (residuals count in units of SIGMA * scale). Returns the new theta [153]."""
+    y = pose.apply(sub.points(theta))
     jp = project_jacobian(y, camera) @ pose.rotation  # [P, 2, 3] d pixels / d model point
-    a = torch.einsum("pij,pjk->pik", jp, sub.basis()[index]).reshape(-1, N_ID + N_EXP)
+    a = torch.bmm(jp, sub.basis).reshape(-1, N_ID + N_EXP)
     r = (project(y, camera) - target).reshape(-1)
     w = weights.repeat_interleave(2) / (SIGMA * scale) ** 2
-    prior = torch.cat([torch.full((N_ID,), IDENTITY_PRIOR), torch.full((N_EXP,), EXPRESSION_PRIOR)]).double()
-    mean = torch.cat([torch.zeros(N_ID, dtype=theta.dtype), expression_prior])
-    h = a.T @ (w[:, None] * a) + torch.diag(prior)
-    b = a.T @ (w * (a @ theta - r)) + prior * mean
-    inf = torch.full((N_ID,), float("inf"), dtype=theta.dtype)
-    lower = torch.cat([-inf, torch.zeros(N_EXP, dtype=theta.dtype)])
-    upper = torch.cat([inf, torch.ones(N_EXP, dtype=theta.dtype)])
-    theta = solve_bounded(h, b, lower, upper)
-    return theta[:N_ID], theta[N_ID:]
+    prior = torch.cat([torch.full((N_ID,), IDENTITY_PRIOR), torch.full((N_EXP,), EXPRESSION_PRIOR)])
+    mean = torch.cat([torch.zeros(N_ID), expression_prior])
+    h = (a.T @ (w[:, None] * a) + torch.diag(prior)).double()
+    b = (a.T @ (w * (a @ theta - r)) + prior * mean).double()
+    inf = torch.full((N_ID,), float("inf"), dtype=torch.float64)
+    lower = torch.cat([-inf, torch.zeros(N_EXP, dtype=torch.float64)])
+    upper = torch.cat([inf, torch.ones(N_EXP, dtype=torch.float64)])
+    return solve_bounded(h, b, lower, upper).float()
 
 
-def silhouette_mask(corr: Correspondence, identity: torch.Tensor, expression: torch.Tensor, pose: Pose
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+def silhouette(corr: Correspondence, theta: torch.Tensor, pose: Pose) -> tuple[torch.Tensor, torch.Tensor]:
     """Camera-space jaw candidates [J, 3] and a mask [J] of those near the silhouette (normal about
     perpendicular to the view ray)."""
-    y = pose.apply(corr.jaw.points(identity, expression))
+    y = pose.apply(corr.jaw.points(theta))
     n = corr.jaw_normals @ pose.rotation.T
     cos = (n * y).sum(1) / y.norm(dim=1)
     return y, cos.abs() < SILHOUETTE_COS
 
 
-def match_contour(corr: Correspondence, image_points: torch.Tensor, identity: torch.Tensor,
-                  expression: torch.Tensor, pose: Pose, camera: Camera) -> torch.Tensor:
+def match_contour(corr: Correspondence, image_points: torch.Tensor, theta: torch.Tensor, pose: Pose,
+                  camera: Camera) -> torch.Tensor:
     """For each image outline point ``[C, 2]``, the jaw candidate (index into ``corr.jaw``) on the model's
     silhouette that projects closest to it (eos's contour correspondence)."""
-    y, sil = silhouette_mask(corr, identity, expression, pose)
+    y, sil = silhouette(corr, theta, pose)
     ids = torch.nonzero(sil).squeeze(1)
-    d = torch.cdist(image_points, project(y[ids], camera))
-    return ids[d.argmin(1)]
+    return ids[torch.cdist(image_points, project(y[ids], camera)).argmin(1)]
 
 
 def robust_weights(residual: torch.Tensor, scale: float) -> torch.Tensor:
@@ -208,15 +213,12 @@ def robust_weights(residual: torch.Tensor, scale: float) -> torch.Tensor:
     return torch.clamp(HUBER / e.clamp_min(1e-9), max=1.0)
 
 
-def jaw_landmarks(corr: Correspondence, identity: torch.Tensor, expression: torch.Tensor, pose: Pose,
-                  camera: Camera) -> torch.Tensor:
-    """The 17 iBUG jaw points [17, 2]: each of the model's jaw landmarks that faces the camera stays where
-    it projects; one that turns away is moved to the closest silhouette point (as annotators follow the
-    visible outline)."""
-    jaw = corr.ibug68
-    y = pose.apply(jaw.points(identity, expression)[:17])
+def jaw_landmarks(corr: Correspondence, theta: torch.Tensor, pose: Pose, camera: Camera) -> torch.Tensor:
+    """The 17 iBUG jaw points [17, 2]: a model jaw landmark that faces the camera stays where it projects;
+    one that turns away moves to the closest silhouette point (annotators follow the visible outline)."""
+    y = pose.apply(corr.ibug68.rows(torch.arange(17)).points(theta))
     p = project(y, camera)
-    ys, sil = silhouette_mask(corr, identity, expression, pose)
+    ys, sil = silhouette(corr, theta, pose)
     sil_p = project(ys[sil], camera)
     n = corr.ibug68_normals[:17] @ pose.rotation.T
     facing = ((n * y).sum(1) / y.norm(dim=1)) < -SILHOUETTE_COS
@@ -231,42 +233,34 @@ def fit_detection(det: Detection, camera: Camera, image: np.ndarray) -> FitResul
     from .model import load_model
 
     corr = load_correspondence(load_model())
-    lm = torch.from_numpy(det.landmarks[:468, :2].astype(np.float64))
-    scale = face_scale(lm)
-    contour = corr.contour
-    fixed = torch.nonzero(corr.weights > 0).squeeze(1)
-    fixed = fixed[~torch.isin(fixed, contour)]
-    identity = torch.zeros(N_ID, dtype=torch.float64)
-    prior = torch.from_numpy(arkit_to_ict(det.blendshape_vector()).astype(np.float64)).clamp(0, 1)
-    expression = prior.clone()
+    with _one_thread(), torch.no_grad():
+        lm = torch.from_numpy(det.landmarks[:468, :2].astype(np.float32))
+        scale = face_scale(lm)
+        contour = corr.contour
+        fixed = torch.nonzero(corr.weights > 0).squeeze(1)
+        fixed = fixed[~torch.isin(fixed, contour)]
+        prior = torch.from_numpy(arkit_to_ict(det.blendshape_vector())).clamp(0, 1)
+        theta = torch.cat([torch.zeros(N_ID), prior])
+        surface = corr.landmarks.rows(fixed)
 
-    pose = initial_pose(det, corr.landmarks.points(identity, expression)[fixed], lm[fixed], camera)
-    base_w = corr.weights[fixed]
-    pose = solve_pose(corr.landmarks.points(identity, expression)[fixed], lm[fixed], base_w, camera, pose)
-    w_fixed, w_contour = base_w, torch.ones(len(contour), dtype=torch.float64)
-    sub = _stack(corr.landmarks, corr.jaw)
-    for _ in range(ROUNDS):
-        match = match_contour(corr, lm[contour], identity, expression, pose, camera)
-        index = torch.cat([fixed, len(corr.landmarks.mean) + match])
+        base_w = corr.weights[fixed]
+        pose = initial_pose(det, surface.points(theta), lm[fixed], camera)
+        pose = solve_pose(surface.points(theta), lm[fixed], base_w, camera, pose)
         target = torch.cat([lm[fixed], lm[contour]])
-        weights = torch.cat([w_fixed, w_contour])
-        identity, expression = solve_shape(sub, index, target, weights, camera, pose, identity, expression,
-                                           prior, scale)
-        pts = sub.points(identity, expression)[index]
-        pose = solve_pose(pts, target, weights, camera, pose, iterations=2)
-        rw = robust_weights(project(pose.apply(pts), camera) - target, scale)
-        w_fixed, w_contour = base_w * rw[: len(fixed)], rw[len(fixed):]
+        weights = torch.cat([base_w, torch.ones(len(contour))])
+        for _ in range(ROUNDS):
+            sub = SubModel.cat([surface, corr.jaw.rows(match_contour(corr, lm[contour], theta, pose, camera))])
+            theta = solve_shape(sub, target, weights, camera, pose, theta, prior, scale)
+            pts = sub.points(theta)
+            pose = solve_pose(pts, target, weights, camera, pose, iterations=2)
+            rw = robust_weights(project(pose.apply(pts), camera) - target, scale)
+            weights = torch.cat([base_w, torch.ones(len(contour))]) * rw
 
-    ibug = project(pose.apply(corr.ibug68.points(identity, expression)), camera)
-    ibug[:17] = jaw_landmarks(corr, identity, expression, pose, camera)
-    rotvec = geometry.matrix_to_axis_angle(pose.rotation[None])[0]
-    return FitResult(identity.float().numpy(), expression.float().numpy(), rotvec.float().numpy(),
-                     pose.translation.float().numpy(), camera, det, ibug.float().numpy(), image)
-
-
-def _stack(a: SubModel, b: SubModel) -> SubModel:
-    return SubModel(torch.cat([a.mean, b.mean]), torch.cat([a.id_basis, b.id_basis], 1),
-                    torch.cat([a.exp_basis, b.exp_basis], 1))
+        ibug = project(pose.apply(corr.ibug68.points(theta)), camera)
+        ibug[:17] = jaw_landmarks(corr, theta, pose, camera)
+        rotvec = geometry.matrix_to_axis_angle(pose.rotation[None].double())[0]
+    return FitResult(theta[:N_ID].numpy(), theta[N_ID:].numpy(), rotvec.float().numpy(),
+                     pose.translation.numpy(), camera, det, ibug.numpy(), image)
 
 
 def fit(image, all_faces: bool = False, detector: Detector | None = None) -> FitResult | list[FitResult]:
@@ -285,5 +279,3 @@ def fit(image, all_faces: bool = False, detector: Detector | None = None) -> Fit
     camera = Camera.for_image(w, h, exif_focal_35mm(image))
     results = [fit_detection(d, camera, rgb) for d in (faces if all_faces else faces[:1])]
     return results if all_faces else results[0]
-
-
