@@ -81,6 +81,47 @@ def _cmd_model(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- fit
+
+def _add_fit(sub) -> None:
+    p = sub.add_parser("fit", help="fit the 3D face model to photos (mesh, parameters, landmarks, overlay)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos, or folders of photos")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output folder (several images: one sub-folder per image, by file name)")
+    p.add_argument("--all-faces", action="store_true", help="fit every face (DIR/face_0, ...), not only the largest")
+    p.set_defaults(run=_cmd_fit)
+
+
+def _cmd_fit(args) -> int:
+    from .fit import fit_images
+    written, errors = fit_images(args.images, args.output, args.all_faces)
+    for path in written:
+        print(path)
+    for e in errors:
+        print(f"face3d: skipped: {e}", file=sys.stderr)
+    return max((e.exit_code for e in errors), default=0)
+
+
+# ---------------------------------------------------------------------------------------------- animate
+
+def _add_animate(sub) -> None:
+    p = sub.add_parser("animate", help="drive the face's 53 ARKit blendshapes from speech (GLB animation, Live Link CSV)")
+    p.add_argument("--audio", required=True, help="speech: wav, flac, mp3 or ogg, any sample rate, mono or stereo")
+    p.add_argument("--face", metavar="FIT_DIR", help="folder written by `face3d fit` (default: the mean face)")
+    p.add_argument("-o", "--output", required=True, help="output .glb (face, 53 morph targets, weight animation)")
+    p.add_argument("--csv", help="also write the weights as a Live Link Face CSV")
+    p.add_argument("--fps", type=int, choices=(30, 60), default=30)
+    p.add_argument("--seed", type=int, default=0, help="seed of the procedural blinks, brow and eye motion")
+    p.set_defaults(run=_cmd_animate)
+
+
+def _cmd_animate(args) -> int:
+    from .animate import animate
+    for path in animate(args.audio, args.output, args.csv, args.face, args.fps, args.seed):
+        print(path)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="face3d", description="Photos and speech to animated 3D faces.")
     parser.add_argument("--version", action="version", version=f"face3d {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_assets, _add_model):
+    for add in (_add_assets, _add_model, _add_fit, _add_animate):
         add(sub)
     return parser
 

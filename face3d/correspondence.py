@@ -51,8 +51,8 @@ class Correspondence:
     mediapipe68: int64 [68] MediaPipe ids of the iBUG-68 points (published table).
     jaw: SubModel of the J jaw/cheek vertices where the silhouette can run; ``jaw_normals [J, 3]`` are their
         neutral normals and ``jaw_vertices [J]`` their ICT ids.
-    ibug68: SubModel of the 68 iBUG points (ICT's Multi-PIE landmark vertices), ``ibug68_normals [68, 3]``
-        their neutral normals (the fit moves jaw points that turn away onto the silhouette).
+    ibug68: SubModel of the 68 iBUG points on the ICT surface; ``ibug68_normals [68, 3]`` the neutral normals
+        at ICT's Multi-PIE landmark vertices (the fit moves jaw points that turn away onto the silhouette).
     """
 
     landmarks: SubModel
@@ -84,26 +84,32 @@ def _vertices(model, ids: np.ndarray) -> SubModel:
     return _gather(model, tri, np.tile([1.0, 0.0, 0.0], (len(ids), 1)))
 
 
-@functools.lru_cache(maxsize=2)
-def load_correspondence(model) -> Correspondence:
-    """The correspondence for ``model`` (a ``FaceModel``), built once per process."""
-    if not CORRESPONDENCE_FILE.is_file():
-        raise AssetMissing(f"{CORRESPONDENCE_FILE} is missing: run tools/build_correspondence.py")
-    with np.load(CORRESPONDENCE_FILE) as z:
-        c = {k: z[k] for k in z.files}
-    landmarks = _gather(model, c["triangles"], c["barycentric"])
-    jaw_ids = c["jaw_candidates"].astype(np.int64)
-    jaw = _vertices(model, jaw_ids)
+def read_correspondence(path: Path = CORRESPONDENCE_FILE) -> dict[str, np.ndarray]:
+    """The arrays of a correspondence file (see tools/build_correspondence.py)."""
+    if not path.is_file():
+        raise AssetMissing(f"{path} is missing: run tools/build_correspondence.py")
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def make_correspondence(model, c: dict[str, np.ndarray]) -> Correspondence:
+    """The fitting data for ``model`` (a ``FaceModel``) from correspondence arrays ``c``."""
     normals = torch.from_numpy(model.vertex_normals(model.neutral.numpy()).astype(np.float32))
-    ibug68 = _vertices(model, model.landmarks68.astype(np.int64))
+    jaw_ids = c["jaw_candidates"].astype(np.int64)
     return Correspondence(
-        landmarks=landmarks,
+        landmarks=_gather(model, c["triangles"], c["barycentric"]),
         weights=torch.from_numpy(c["weights"].astype(np.float32)),
         contour=torch.from_numpy(c["contour"].astype(np.int64)),
         mediapipe68=torch.from_numpy(c["mediapipe68"].astype(np.int64)),
-        jaw=jaw,
+        jaw=_vertices(model, jaw_ids),
         jaw_normals=normals[jaw_ids],
         jaw_vertices=jaw_ids,
-        ibug68=ibug68,
+        ibug68=_gather(model, c["ibug68_triangles"], c["ibug68_barycentric"]),
         ibug68_normals=normals[model.landmarks68.astype(np.int64)],
     )
+
+
+@functools.lru_cache(maxsize=2)
+def load_correspondence(model) -> Correspondence:
+    """The installed correspondence (``assets/correspondence.npz``) for ``model``, built once per process."""
+    return make_correspondence(model, read_correspondence())

@@ -26,7 +26,8 @@ class Detection:
 
     landmarks: float32 [478, 3] pixel x, y and relative depth z (pixels, smaller = nearer; MediaPipe's
         scale), points 468..477 are the irises.
-    blendshapes: ARKit name -> score in [0, 1] (52 names, ``face3d.names.ARKIT_NAMES``).
+    blendshapes: ARKit name -> score in [0, 1] (MediaPipe gives 51 of ``face3d.names.ARKIT_NAMES``: no
+        tongueOut).
     transform: float32 [4, 4] MediaPipe's facial transformation matrix (canonical face, cm -> its camera
         space) for the image (or crop) the face was found in.
     image_size: (width, height) of the whole image in pixels.

@@ -160,10 +160,10 @@ def write_glb(path: Path, vertices: np.ndarray, deltas: np.ndarray, model, weigh
         POSITION=buf.accessor(pos, gl.VEC3, gl.ARRAY_BUFFER, bounds=True),
         NORMAL=buf.accessor(normals, gl.VEC3, gl.ARRAY_BUFFER),
         TEXCOORD_0=buf.accessor(np.stack([uv[:, 0], 1 - uv[:, 1]], 1).astype(np.float32), gl.VEC2, gl.ARRAY_BUFFER),
-        COLOR_0=buf.accessor(colours, gl.VEC3, gl.ARRAY_BUFFER))
+        COLOR_0=buf.accessor(colours, gl.VEC4, gl.ARRAY_BUFFER))
     targets = [gl.Attributes(POSITION=buf.sparse_vec3(d[source] * scale)) for d in deltas]
     indices = buf.accessor(triangles.reshape(-1), gl.SCALAR, gl.ELEMENT_ARRAY_BUFFER)
-    gltf.materials = [gl.Material(name="skin", pbrMetallicRoughness=gl.PbrMetallicRoughness(
+    gltf.materials = [gl.Material(name="skin", alphaMode=gl.MASK, alphaCutoff=0.5, pbrMetallicRoughness=gl.PbrMetallicRoughness(
         baseColorFactor=[1, 1, 1, 1], metallicFactor=0.0, roughnessFactor=0.6))]
     gltf.meshes = [gl.Mesh(name="face", primitives=[gl.Primitive(attributes=attributes, indices=indices, material=0,
                                                                  targets=targets)],
@@ -183,14 +183,40 @@ def write_glb(path: Path, vertices: np.ndarray, deltas: np.ndarray, model, weigh
 
 
 def _vertex_colours(model) -> np.ndarray:
-    """[V,3] linear RGB per model vertex from the material of the polygons that use it."""
+    """[V,4] linear RGBA per model vertex from the material of the polygons that use it.
+
+    Alpha is 0 on the eye overlays (occlusion, blend, lacrimal fluid) and on the cornea bulge of the sclera:
+    upstream these are transparent shader effects, drawn opaque they hide the eyes. The material's alpha
+    mask discards them while every vertex stays in the mesh.
+    """
     colours = np.array([_MATERIAL_COLOURS.get(n, (0.5, 0.5, 0.5)) for n in model.material_names], np.float32)
-    out = np.full((model.n_vertices, 3), 0.5, np.float32)
+    out = np.ones((model.n_vertices, 4), np.float32)
     polys = model.polygons
     for k in range(4):
         ok = polys[:, k] >= 0
-        out[polys[ok, k]] = colours[model.polygon_materials[ok]]
-    return out ** 2.2  # glTF vertex colours are linear
+        out[polys[ok, k], :3] = colours[model.polygon_materials[ok]]
+    out[:, :3] **= 2.2  # glTF vertex colours are linear
+    for region in ("lacrimal_fluid_left", "lacrimal_fluid_right", "eye_blend_left", "eye_blend_right",
+                   "eye_occlusion_left", "eye_occlusion_right"):
+        v0, v1 = model.regions[region][:2]
+        out[v0:v1, 3] = 0
+    out[_cornea(model), 3] = 0
+    return out
+
+
+def _cornea(model) -> np.ndarray:
+    """Sclera vertices in front of the iris (the transparent cornea bulge)."""
+    v = model.neutral.cpu().numpy()
+    out = []
+    for side in ("left", "right"):
+        e0, e1 = model.regions[f"eyeball_{side}"][:2]
+        split = e0 + 770  # the first 770 eyeball vertices are the sclera, the rest the iris (ICT README)
+        iris_front = v[split:e1, 2].max()
+        out.append(np.arange(e0, split)[v[e0:split, 2] > iris_front - _CORNEA_DEPTH])
+    return np.concatenate(out)
+
+
+_CORNEA_DEPTH = 0.15  # cm
 
 
 def read_target_names(path: str | Path) -> list[str]:

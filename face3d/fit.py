@@ -10,8 +10,10 @@ Deterministic; no random initialisation, no learning rate.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,8 +22,8 @@ from . import geometry
 from .camera import Camera, exif_focal_35mm, project, project_jacobian
 from .correspondence import Correspondence, SubModel, load_correspondence
 from .detect import Detection, Detector, load_image
-from .errors import NoFace
-from .names import ICT_NAMES, arkit_to_ict
+from .errors import BadInput, Face3DError, NoFace
+from .names import ARKIT_NAMES, ICT_NAMES, arkit_to_ict, ict_target_names, ict_to_arkit
 
 N_ID, N_EXP = 100, len(ICT_NAMES)
 ROUNDS = 4  # outer rounds (contour matching, shape, pose)
@@ -29,6 +31,7 @@ SIGMA = 0.02  # landmark noise, in units of the face size (sqrt of the landmark 
 HUBER = 2.0  # residuals beyond HUBER * SIGMA are down-weighted
 EXPRESSION_PRIOR = 5.0  # pull of the expression towards MediaPipe's blendshape scores
 IDENTITY_PRIOR = 1.0  # N(0, 1) identity prior
+JAW_FACING_COS = 0.3  # a jaw landmark whose normal faces the camera more than this stays on the surface
 SILHOUETTE_COS = 0.3  # |cos| between normal and view ray below which a vertex can lie on the silhouette
 
 
@@ -79,12 +82,51 @@ class FitResult:
         """Expression weights keyed by ICT name (``mouthSmile_L``, ...)."""
         return {n: float(w) for n, w in zip(ICT_NAMES, self.expression)}
 
-    def save(self, folder: str | os.PathLike) -> None:
-        """Write mesh.glb, mesh.obj (+ .mtl), params.json, landmarks.json and overlay.png into ``folder``
-        (atomically: the folder appears complete or not at all)."""
-        from .output import save_fit
+    def params(self) -> dict:
+        """The fit as plain JSON data (see ``save``)."""
+        from scipy.spatial.transform import Rotation
 
-        save_fit(self, folder)
+        pitch, yaw, roll = Rotation.from_rotvec(self.rotation.astype(np.float64)).as_euler("XYZ", degrees=True)
+        return {
+            "identity": [round(float(v), 6) for v in self.identity],
+            "expression": {n: round(float(v), 6) for n, v in zip(ict_target_names(), self.expression)},
+            "expression_arkit": {n: round(float(v), 6) for n, v in zip(ARKIT_NAMES, ict_to_arkit(self.expression))},
+            "pose": {"rotation_axis_angle": [float(v) for v in self.rotation],
+                     "translation_cm": [float(v) for v in self.translation],
+                     "pitch_yaw_roll_deg": [round(float(a), 3) for a in (pitch, yaw, roll)]},
+            "camera": self.camera.to_dict(),
+            "image_size": [self.camera.width, self.camera.height],
+        }
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write into ``folder`` (atomically: it appears complete or not at all):
+
+        mesh.glb (53 ARKit-named morph targets, weights = the fitted expression), mesh.obj + mesh.mtl (UVs,
+        expression baked in) — both unposed, in model space (cm); params.json (``params()``: identity,
+        expression by name, pose, camera, image size); landmarks.json (``ibug68`` [[x, y]] fitted and
+        projected, ``mediapipe478`` [[x, y, z]] detected, pixels); overlay.png (the fit drawn on the photo).
+        """
+        from .export import save_mesh
+        from .io import atomic_dir
+        from .model import load_model
+        from .overlay import render_overlay
+
+        model = load_model()
+        with torch.no_grad():
+            neutral = model(torch.from_numpy(self.identity)[None]).vertices[0].numpy()
+        posed = self.vertices(posed=True)
+        pixels = project(torch.from_numpy(posed), self.camera).numpy()
+        overlay = render_overlay(self.image, posed, model.region_faces("narrow_face"), pixels, self.ibug68)
+        landmarks = {"ibug68": np.round(self.ibug68, 3).tolist(),
+                     "mediapipe478": np.round(self.detection.landmarks, 3).tolist()}
+        folder = Path(folder)
+        with atomic_dir(folder) as tmp:
+            save_mesh(tmp / "mesh.glb", neutral, model, weights=self.expression)
+            save_mesh(tmp / "mesh.obj", neutral, model, weights=self.expression)
+            (tmp / "params.json").write_text(json.dumps(self.params(), indent=1))
+            (tmp / "landmarks.json").write_text(json.dumps(landmarks))
+            overlay.save(tmp / "overlay.png")
+        return folder
 
 
 # ---------------------------------------------------------------------------------------------- steps
@@ -214,25 +256,39 @@ def robust_weights(residual: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 def jaw_landmarks(corr: Correspondence, theta: torch.Tensor, pose: Pose, camera: Camera) -> torch.Tensor:
-    """The 17 iBUG jaw points [17, 2]: a model jaw landmark that faces the camera stays where it projects;
-    one that turns away moves to the closest silhouette point (annotators follow the visible outline)."""
+    """The 17 iBUG jaw points [17, 2] on the fitted model's outline, as annotators place them: each model
+    jaw landmark that turns away from the camera moves to the closest silhouette point, then the points are
+    spread evenly along the resulting curve (ear to chin, chin to ear), keeping its ends and the chin."""
     y = pose.apply(corr.ibug68.rows(torch.arange(17)).points(theta))
     p = project(y, camera)
     ys, sil = silhouette(corr, theta, pose)
     sil_p = project(ys[sil], camera)
     n = corr.ibug68_normals[:17] @ pose.rotation.T
-    facing = ((n * y).sum(1) / y.norm(dim=1)) < -SILHOUETTE_COS
+    facing = ((n * y).sum(1) / y.norm(dim=1)) < -JAW_FACING_COS
     snapped = sil_p[torch.cdist(p, sil_p).argmin(1)]
-    return torch.where(facing[:, None], p, snapped)
+    curve = torch.where(facing[:, None], p, snapped)
+    return torch.cat([resample(curve[:9], 9), resample(curve[8:], 9)[1:]])
+
+
+def resample(polyline: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` points evenly spaced by arc length along ``polyline [K, 2]`` (ends kept)."""
+    seg = (polyline[1:] - polyline[:-1]).norm(dim=1)
+    arc = torch.cat([torch.zeros(1), seg.cumsum(0)])
+    at = torch.linspace(0, float(arc[-1]), n)
+    i = torch.searchsorted(arc, at, right=True).clamp(1, len(polyline) - 1) - 1
+    f = ((at - arc[i]) / seg[i].clamp_min(1e-9)).clamp(0, 1)[:, None]
+    return polyline[i] * (1 - f) + polyline[i + 1] * f
 
 
 # ---------------------------------------------------------------------------------------------- driver
 
-def fit_detection(det: Detection, camera: Camera, image: np.ndarray) -> FitResult:
-    """Fit the model to one detected face (see the module docstring for the stages)."""
+def fit_detection(det: Detection, camera: Camera, image: np.ndarray, corr: Correspondence | None = None
+                  ) -> FitResult:
+    """Fit the model to one detected face (see the module docstring for the stages); ``corr`` defaults to
+    the installed correspondence."""
     from .model import load_model
 
-    corr = load_correspondence(load_model())
+    corr = corr or load_correspondence(load_model())
     with _one_thread(), torch.no_grad():
         lm = torch.from_numpy(det.landmarks[:468, :2].astype(np.float32))
         scale = face_scale(lm)
@@ -279,3 +335,63 @@ def fit(image, all_faces: bool = False, detector: Detector | None = None) -> Fit
     camera = Camera.for_image(w, h, exif_focal_35mm(image))
     results = [fit_detection(d, camera, rgb) for d in (faces if all_faces else faces[:1])]
     return results if all_faces else results[0]
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def list_images(inputs: list[str | os.PathLike]) -> list[Path]:
+    """Files as given; folders expand to their image files (sorted). Raises BadInput for a missing path."""
+    out = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            out += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.exists():
+            out.append(item)
+        else:
+            raise BadInput(f"{item}: no such file or folder")
+    if not out:
+        raise BadInput(f"no images found in {', '.join(map(str, inputs))}")
+    return out
+
+
+def save_fits(results: FitResult | list[FitResult], folder: Path) -> Path:
+    """One fit -> ``folder``; several (``all_faces``) -> ``folder/face_0``, ... written as one unit."""
+    if isinstance(results, FitResult):
+        return results.save(folder)
+    from .io import atomic_dir
+
+    with atomic_dir(folder) as tmp:
+        for i, r in enumerate(results):
+            r.save(tmp / f"face_{i}")
+    return folder
+
+
+def fit_images(inputs: list[str | os.PathLike], output: str | os.PathLike, all_faces: bool = False
+               ) -> tuple[list[Path], list[Face3DError]]:
+    """Fit photos and save each fit (see ``FitResult.save``). One image: ``output`` is its folder; several
+    (or a folder): ``output/<image stem>/``. Returns (written folders, errors of skipped images); a single
+    image's error is raised instead. Shows a progress bar for several images."""
+    from rich.progress import Progress
+
+    images = list_images(inputs)
+    single = len(images) == 1 and not Path(inputs[0]).is_dir()
+    output = Path(output)
+    written, errors = [], []
+    with Detector("image") as det, Progress(transient=True, disable=single) as bar:
+        task = bar.add_task("fitting", total=len(images))
+        names = _unique_stems(images)
+        for image, name in zip(images, names):
+            try:
+                written.append(save_fits(fit(image, all_faces, det), output if single else output / name))
+            except Face3DError as e:
+                if single:
+                    raise
+                errors.append(e)
+            bar.advance(task)
+    return written, errors
+
+
+def _unique_stems(paths: list[Path]) -> list[str]:
+    stems = [p.stem for p in paths]
+    return [p.stem if stems.count(p.stem) == 1 else p.name.replace(".", "_") for p in paths]

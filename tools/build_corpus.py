@@ -1,7 +1,7 @@
 """Build the speech -> blendshape training corpus (outside the repository).
 
     python tools/build_corpus.py --out /work/data/corpus [--sources arctic,espeak,festival,facegood]
-        [--espeak 600] [--festival 300] [--augment 1] [--jobs 2] [--seed 0]
+        [--espeak 1200] [--festival 600] [--augment 1] [--jobs 2] [--seed 0]
 
 Needs the Debian packages espeak-ng, festival, festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts
 and sox. Reads ``../shared`` (or $FACE3D_SHARED); never its evaluation folders (speech/arctic,
@@ -48,7 +48,7 @@ from scipy.signal import fftconvolve, resample_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus_align import align, clean_phones, text_words  # noqa: E402
+from corpus_align import align, clean_phones, pronunciations, text_words  # noqa: E402
 from face3d.io import atomic_file  # noqa: E402
 from face3d.names import ARKIT_NAMES, arkit_to_ict, arkit_to_ict_matrix  # noqa: E402
 
@@ -118,9 +118,7 @@ def load_prompts() -> dict[str, str]:
 def make_texts(n: int, prompts: list[str], seed: int) -> list[str]:
     """``n`` texts: half ARCTIC prompts, half random sequences of prompt words (all in the aligner's
     dictionary) with occasional commas, for phone combinations and pauses that prompts lack."""
-    from corpus_align import _get_decoder
-    dec = _get_decoder()
-    known = [p for p in prompts if all(dec.lookup_word(w) is not None for w in text_words(p))]
+    known = [p for p in prompts if all(pronunciations(w) is not None for w in text_words(p))]
     vocab = sorted({w for p in known for w in text_words(p)})
     rng = np.random.default_rng(seed)
     texts = []
@@ -151,27 +149,29 @@ def arctic_item(out: Path, task: tuple[str, str, str]) -> str:
 
 
 def espeak_item(out: Path, task: tuple[int, str, int]) -> str:
+    """Synthesise and align one text; a voice the aligner can't follow is replaced by the next draw."""
     i, text, seed = task
     name = f"espeak_{i:05d}"
     rng = np.random.default_rng([seed, 1, i])
-    voice = str(rng.choice(ESPEAK_VOICES))
-    variant = str(rng.choice(ESPEAK_VARIANTS))
-    speed, pitch = int(rng.integers(120, 230)), int(rng.integers(20, 80))
-    gap = int(rng.choice([0, 0, 0, 2, 5]))
-    v = voice + (f"+{variant}" if variant else "")
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "e.wav"
-        subprocess.run(["espeak-ng", "-v", v, "-s", str(speed), "-p", str(pitch), "-g", str(gap),
-                        "-w", str(wav), text], check=True, capture_output=True)
-        audio, sr = sf.read(wav, dtype="float32")
-    audio = to_16k(audio, sr)
-    audio /= max(np.abs(audio).max(), 1e-6) * 1.12
-    phones = align(audio, text)
-    if phones is None:
-        return f"skipped {name}: cannot align"
-    write_item(out, name, audio, phones, source="espeak", speaker=f"espeak_{v}", text=text,
-               synth={"voice": v, "speed": speed, "pitch": pitch, "gap": gap})
-    return ""
+    for _ in range(3):
+        voice = str(rng.choice(ESPEAK_VOICES))
+        variant = str(rng.choice(ESPEAK_VARIANTS))
+        speed, pitch = int(rng.integers(120, 230)), int(rng.integers(20, 80))
+        gap = int(rng.choice([0, 0, 0, 2, 5]))
+        v = voice + (f"+{variant}" if variant else "")
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "e.wav"
+            subprocess.run(["espeak-ng", "-v", v, "-s", str(speed), "-p", str(pitch), "-g", str(gap),
+                            "-w", str(wav), text], check=True, capture_output=True)
+            audio, sr = sf.read(wav, dtype="float32")
+        audio = to_16k(audio, sr)
+        audio /= max(np.abs(audio).max(), 1e-6) * 1.12
+        phones = align(audio, text)
+        if phones is not None:
+            write_item(out, name, audio, phones, source="espeak", speaker=f"espeak_{v}", text=text,
+                       synth={"voice": v, "speed": speed, "pitch": pitch, "gap": gap})
+            return ""
+    return f"skipped {name}: cannot align"
 
 
 FESTIVAL_PHONES = {"pau": "sil", "h#": "sil", "#": "sil", "brth": "sil"}
@@ -361,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("/work/data/corpus"), help="output folder")
     ap.add_argument("--sources", default="arctic,espeak,festival,facegood", help="comma-separated sources")
-    ap.add_argument("--espeak", type=int, default=600, help="number of espeak-ng utterances")
-    ap.add_argument("--festival", type=int, default=300, help="number of festival utterances")
+    ap.add_argument("--espeak", type=int, default=1200, help="number of espeak-ng utterances")
+    ap.add_argument("--festival", type=int, default=600, help="number of festival utterances")
     ap.add_argument("--augment", type=int, default=1, help="augmented copies of every item")
     ap.add_argument("--jobs", type=int, default=2, choices=(1, 2), help="worker processes")
     ap.add_argument("--seed", type=int, default=0)

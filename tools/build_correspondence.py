@@ -6,6 +6,12 @@ index table <-> ICT's Multi-PIE landmark vertices), then a non-rigid deformation
 ICT face surface, with the 51 inner points anchored, smoothed by the MediaPipe mesh's graph Laplacian
 with decreasing stiffness). Each deformed point is finally embedded in its closest ICT triangle.
 
+Then the embedding is refined on real faces: MediaPipe landmarks of frames of the shared videos and of the
+shared photos (detections only; no ground-truth annotation is read) are fitted, and each point is moved by
+the 3D offset that best explains its mean 2D residual over all faces (a small least-squares problem per
+point; the many head poses pin down all three axes). This removes systematic differences between where
+MediaPipe puts a point and where the canonical-mesh registration put it.
+
     FACE3D_HOME=... python tools/build_correspondence.py [--shared ../shared] [-o assets/correspondence.npz]
 
 Stored arrays (468 = MediaPipe mesh points; the 10 iris points are not used by the fit):
@@ -15,11 +21,17 @@ Stored arrays (468 = MediaPipe mesh points; the 10 iris points are not used by t
     contour int32 [C]              MediaPipe ids of the lower face outline (silhouette points)
     mediapipe68 int32 [68]         MediaPipe ids of the iBUG-68 points (published table, raw baseline)
     jaw_candidates int32 [J]       ICT vertex ids that can form the jaw silhouette
+    ibug68_triangles int32 [68, 3], ibug68_barycentric float32 [68, 3]
+                                   the 68 iBUG points on the ICT surface: ICT's Multi-PIE vertices for the
+                                   jaw, brows and nose; the eyes and lips (36-67) are the embedded MediaPipe
+                                   points of the published table, because MediaPipe tracks the eyelid and
+                                   lip contours that these points sit on
 """
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +41,8 @@ from scipy.sparse.linalg import spsolve
 from scipy.spatial import cKDTree
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from face3d.io import atomic_file  # noqa: E402
 
 # MediaPipe -> iBUG 68 (the table widely published with MediaPipe Face Mesh examples).
 MEDIAPIPE_68 = [
@@ -43,6 +57,7 @@ FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
              148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
 CONTOUR_FROM_Y = 1.0  # cm (canonical mesh): oval points below this height are silhouette (cheek/jaw) points
 OVAL_WEIGHT = 0.3  # the upper oval runs along the hairline, which MediaPipe places loosely
+IBUG68_FROM_MEDIAPIPE = slice(36, 68)  # eyes and lips
 JAW_BAND = (-12.0, 3.0)  # cm (ICT neutral y): vertices of the narrow face that can form the jaw silhouette
 
 
@@ -121,6 +136,70 @@ def jaw_candidates(model) -> np.ndarray:
     return np.flatnonzero(band & outer).astype(np.int32)
 
 
+def sample_faces(shared: Path, per_video: int = 30) -> list:
+    """(Detection, Camera) for evenly spaced frames of every shared video and for every shared photo."""
+    import av
+    from face3d.camera import Camera
+    from face3d.detect import Detector
+
+    images = []
+    for video in sorted((shared / "video").glob("*.mp4")):
+        with av.open(str(video)) as box:
+            frames = [f.to_ndarray(format="rgb24") for f in box.decode(video=0)]
+        images += frames[:: max(1, len(frames) // per_video)]
+    images += sorted(p for p in (shared / "faces").iterdir() if p.suffix in (".jpg", ".png"))
+    out = []
+    with Detector("image") as det:
+        for image in images:
+            for d in det.detect(image):
+                w, h = d.image_size
+                out.append((d, Camera.for_image(w, h)))
+    return out
+
+
+def refine(model, arrays: dict[str, np.ndarray], faces: list, rounds: int = 3, ridge: float = 2e-4
+           ) -> dict[str, np.ndarray]:
+    """Move each non-contour point by the model-space offset o minimising sum_f |A_f o - r_f|^2 + ridge |o|^2
+    over the fitted faces f (r_f: 2D residual / face size, A_f: d projection / d model point / face size),
+    then re-embed it on the neutral surface."""
+    import torch
+    from face3d.camera import project, project_jacobian
+    from face3d.correspondence import make_correspondence
+    from face3d.fit import face_scale, fit_detection, Pose
+    from face3d import geometry
+
+    ict_v = model.neutral.numpy().astype(np.float64)
+    ict_t = model.region_faces("narrow_face")
+    movable = np.setdiff1d(np.arange(len(arrays["weights"])), arrays["contour"])
+    for k in range(rounds):
+        corr = make_correspondence(model, arrays)
+        ata = np.zeros((len(movable), 3, 3))
+        atr = np.zeros((len(movable), 3))
+        total = []
+        for det, cam in faces:
+            res = fit_detection(det, cam, None, corr)
+            theta = torch.from_numpy(np.r_[res.identity, res.expression])
+            rot = geometry.axis_angle_to_matrix(torch.from_numpy(res.rotation)[None].double())[0].float()
+            pose = Pose(rot, torch.from_numpy(res.translation))
+            y = pose.apply(corr.landmarks.points(theta))[movable]
+            lm = torch.from_numpy(det.landmarks[movable, :2])
+            s = face_scale(lm)
+            r = ((lm - project(y, cam)) / s).double().numpy()  # [P, 2]
+            a = ((project_jacobian(y, cam) @ rot) / s).double().numpy()  # [P, 2, 3]
+            inlier = np.linalg.norm(r, axis=1) < 0.08  # occluded or mistracked points do not vote
+            ata += inlier[:, None, None] * np.einsum("pki,pkj->pij", a, a)
+            atr += inlier[:, None] * np.einsum("pki,pk->pi", a, r)
+            total.append(np.median(np.linalg.norm(r, axis=1)))
+        offset = np.linalg.solve(ata + ridge * len(faces) * np.eye(3), atr[..., None])[..., 0]
+        points = (arrays["barycentric"][:, :, None] * ict_v[arrays["triangles"]]).sum(1)
+        points[movable] += offset
+        tri, bary = embed(points, ict_v, ict_t)
+        arrays = dict(arrays, triangles=tri, barycentric=bary)
+        print(f"refine round {k + 1}: median residual {100 * np.median(total):.2f} % of face size, "
+              f"mean offset {np.linalg.norm(offset, axis=1).mean():.3f} cm")
+    return arrays
+
+
 def build(shared: Path) -> dict[str, np.ndarray]:
     from face3d.model import load_model
 
@@ -146,8 +225,22 @@ def build(shared: Path) -> dict[str, np.ndarray]:
     anchor_err = np.linalg.norm(deformed[inner_mp] - ict_v[inner_ict], axis=1)
     print(f"similarity scale {s:.3f}; surface gap median {np.median(err):.3f} cm, max {err.max():.3f} cm; "
           f"anchor error median {np.median(anchor_err):.3f} cm, max {anchor_err.max():.3f} cm")
-    return dict(triangles=triangles, barycentric=bary, weights=weights, contour=contour.astype(np.int32),
-                mediapipe68=np.array(MEDIAPIPE_68, np.int32), jaw_candidates=jaw_candidates(model))
+    arrays = dict(triangles=triangles, barycentric=bary, weights=weights, contour=contour.astype(np.int32),
+                  mediapipe68=np.array(MEDIAPIPE_68, np.int32), jaw_candidates=jaw_candidates(model))
+    arrays = refine(model, with_ibug68(model, arrays), sample_faces(shared))
+    return with_ibug68(model, arrays)
+
+
+def with_ibug68(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Add the iBUG-68 embedding: ICT's Multi-PIE vertices, except the eyes and lips, which take the
+    embedded MediaPipe points of the published table."""
+    lm = model.landmarks68.astype(np.int32)
+    tri = np.stack([lm, lm, lm], 1)
+    bary = np.tile(np.array([1.0, 0.0, 0.0], np.float32), (68, 1))
+    src = np.array(MEDIAPIPE_68)[IBUG68_FROM_MEDIAPIPE]
+    tri[IBUG68_FROM_MEDIAPIPE] = arrays["triangles"][src]
+    bary[IBUG68_FROM_MEDIAPIPE] = arrays["barycentric"][src]
+    return dict(arrays, ibug68_triangles=tri, ibug68_barycentric=bary)
 
 
 def main() -> None:
@@ -157,7 +250,8 @@ def main() -> None:
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "assets" / "correspondence.npz")
     args = ap.parse_args()
     arrays = build(args.shared)
-    np.savez_compressed(args.output, **arrays)
+    with atomic_file(args.output) as tmp:
+        np.savez_compressed(tmp, **arrays)
     print(f"wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)")
 
 

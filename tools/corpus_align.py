@@ -14,22 +14,26 @@ import difflib
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 FRAME_S = 0.01  # pocketsphinx frame step
 PAD_S = 0.25  # silence added around the audio before decoding
-_decoder = None
+_lexicon: dict[str, list[str]] | None = None
 
 
-def _get_decoder():
-    """One Decoder per process (0.5 s to load the model)."""
-    global _decoder
-    if _decoder is None:
-        from pocketsphinx import Decoder
-        _decoder = Decoder(loglevel="FATAL")
-    return _decoder
+def lexicon() -> dict[str, list[str]]:
+    """The bundled CMU dictionary: word -> pronunciations (ARPAbet, upper case), loaded once per process."""
+    global _lexicon
+    if _lexicon is None:
+        from pocketsphinx import get_model_path
+        _lexicon = {}
+        for line in (Path(get_model_path()) / "en-us" / "cmudict-en-us.dict").read_text().splitlines():
+            word, _, pron = line.partition(" ")
+            _lexicon.setdefault(re.sub(r"\(\d+\)$", "", word), []).append(pron.strip())
+    return _lexicon
 
 
 def text_words(text: str) -> list[str]:
@@ -37,19 +41,34 @@ def text_words(text: str) -> list[str]:
     return [w.strip("'") for w in re.findall(r"[a-z']+", text.lower().replace("-", " ")) if w.strip("'")]
 
 
-def _ensure_words(dec, words: list[str]) -> bool:
-    """Add possessives of known words (``steward's``) to the dictionary; False if a word stays unknown."""
-    for w in words:
-        if dec.lookup_word(w) is not None:
-            continue
-        base = w[:-2] if w.endswith("'s") else None
-        pron = dec.lookup_word(base) if base else None
-        if pron is None:
-            return False
-        last = pron.split()[-1]
-        suffix = "IH Z" if last in ("S", "Z", "SH", "ZH", "CH", "JH") else ("S" if last in ("P", "T", "K", "F", "TH") else "Z")
-        dec.add_word(w, f"{pron} {suffix}", True)
-    return True
+def pronunciations(word: str) -> list[str] | None:
+    """Dictionary pronunciations of a word; possessives of known words (``steward's``) are derived."""
+    lex = lexicon()
+    if word in lex:
+        return lex[word]
+    if word.endswith("'s") and word[:-2] in lex:
+        out = []
+        for pron in lex[word[:-2]]:
+            last = pron.split()[-1]
+            suffix = "IH Z" if last in ("S", "Z", "SH", "ZH", "CH", "JH") else (
+                "S" if last in ("P", "T", "K", "F", "TH") else "Z")
+            out.append(f"{pron} {suffix}")
+        return out
+    return None
+
+
+def _decoder_for(words: list[str], folder: Path):
+    """A fresh decoder whose dictionary holds only these words: decoding state (CMN, search) never carries
+    over between utterances, so results don't depend on the order of processing, and it loads in ~20 ms."""
+    from pocketsphinx import Decoder
+    lines = []
+    for w in sorted(set(words)):
+        prons = pronunciations(w)
+        if prons is None:
+            return None
+        lines += [f"{w}{'' if k == 0 else f'({k + 1})'} {p}" for k, p in enumerate(prons)]
+    (folder / "words.dict").write_text("\n".join(lines) + "\n")
+    return Decoder(loglevel="FATAL", lm=None, dict=str(folder / "words.dict"))
 
 
 def clean_phones(raw: list[tuple[str, float, float]], duration: float) -> list[dict]:
@@ -110,13 +129,16 @@ def _decode(dec, audio: np.ndarray, text: str, pad_s: float) -> list[tuple[str, 
 def align(audio: np.ndarray, text: str) -> list[dict] | None:
     """Force-align 16 kHz mono float audio [N] with its transcript; None if the text or audio can't be
     aligned (unknown word, decoder failure)."""
-    dec = _get_decoder()
     words = text_words(text)
-    if not words or not _ensure_words(dec, words):
+    if not words:
         return None
-    # Synthetic speech that starts or ends abruptly, or holds digital zeros, makes the decoder lose its
-    # path; padding it with dithered silence fixes most of those cases.
-    raw = _decode(dec, audio, " ".join(words), 0.0) or _decode(dec, audio, " ".join(words), PAD_S)
+    with tempfile.TemporaryDirectory() as tmp:
+        dec = _decoder_for(words, Path(tmp))
+        if dec is None:
+            return None
+        # Synthetic speech that starts or ends abruptly, or holds digital zeros, makes the decoder lose
+        # its path; padding it with dithered silence fixes most of those cases.
+        raw = _decode(dec, audio, " ".join(words), 0.0) or _decode(dec, audio, " ".join(words), PAD_S)
     if not raw or not any(p[0] != "sil" for p in raw):
         return None
     return clean_phones(raw, len(audio) / 16000)

@@ -1,0 +1,95 @@
+"""face3d.detect: image loading and conversion, MediaPipe detection with retries, bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from face3d.detect import Detector, detect, load_image
+from face3d.errors import BadInput, NoFace
+from face3d.names import ARKIT_NAMES
+
+
+@pytest.fixture(scope="module")
+def astronaut(shared) -> np.ndarray:
+    return np.asarray(Image.open(shared / "faces" / "astronaut.png").convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def detector():
+    with Detector("image") as det:
+        yield det
+
+
+def test_load_image_converts_modes(astronaut, tmp_path):
+    gray = astronaut.mean(2).astype(np.uint8)
+    assert load_image(gray).shape == astronaut.shape
+    rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 7, np.uint8)])
+    np.testing.assert_array_equal(load_image(rgba), astronaut)
+    np.testing.assert_array_equal(load_image(astronaut.astype(np.uint16) * 257), astronaut)
+    np.testing.assert_array_equal(load_image(astronaut / 255.0), astronaut)
+    Image.fromarray(gray.astype(np.uint16) * 257).save(tmp_path / "g16.png")  # a 16-bit grayscale PNG
+    out = load_image(tmp_path / "g16.png")
+    assert out.dtype == np.uint8 and out.shape == astronaut.shape
+    assert np.abs(out[..., 0].astype(int) - gray).max() <= 1
+
+
+def test_exif_orientation_is_applied(astronaut, tmp_path, detector):
+    im = Image.fromarray(astronaut[:, :400])
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: viewers rotate it 90 degrees clockwise
+    im.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "side.jpg", exif=exif)
+    upright = load_image(tmp_path / "side.jpg")
+    assert upright.shape == (512, 400, 3)
+    assert np.abs(upright.astype(int) - astronaut[:, :400]).mean() < 8  # jpeg noise only
+    (face,) = detector.detect(tmp_path / "side.jpg")
+    eyes = face.landmarks[[33, 263], :2]
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 0.2 * abs(eyes[0, 0] - eyes[1, 0])  # eyes level: upright face
+
+
+def test_detection_fields(astronaut, detector):
+    (face,) = detector.detect(astronaut)
+    assert face.landmarks.shape == (478, 3) and face.landmarks.dtype == np.float32
+    assert face.transform.shape == (4, 4)
+    assert len(face.blendshapes) == 51 and set(face.blendshapes) < set(ARKIT_NAMES)  # all but tongueOut
+    assert face.blendshapes["mouthSmileLeft"] > 0.3  # she smiles
+    assert face.image_size == (512, 512)
+    x0, y0, x1, y1 = face.box
+    assert 150 < x0 < x1 < 300 and 50 < y0 < y1 < 200  # her face, not elsewhere
+
+
+def test_tight_crop_and_small_face_are_found(astronaut, shared, detector):
+    (face,) = detector.detect(astronaut)
+    x0, y0, x1, y1 = face.box.astype(int)
+    tight = astronaut[y0 + 10:y1 - 5, x0 + 5:x1 - 5]  # the face fills the frame: the detector needs padding
+    (found,) = detector.detect(tight)
+    np.testing.assert_allclose(found.landmarks[:468, :2] + [x0 + 5, y0 + 10], face.landmarks[:468, :2], atol=12)
+    faces = detector.detect(shared / "faces" / "einstein.jpg")  # a small face in a large photo: crops
+    assert faces and 330 < faces[0].box[0] < 380 and 260 < faces[0].box[1] < 310
+
+
+def test_large_image_is_detected_downscaled(astronaut, detector):
+    big = np.asarray(Image.fromarray(astronaut).resize((2560, 2560)))
+    (face,) = detector.detect(big)
+    (ref,) = detector.detect(astronaut)
+    np.testing.assert_allclose((face.landmarks[:468, :2] + 0.5) / 5 - 0.5, ref.landmarks[:468, :2], atol=3)
+
+
+def test_no_face_and_bad_files(tmp_path, detector):
+    blank = np.full((240, 320, 3), 128, np.uint8)
+    assert detector.detect(blank) == []
+    with pytest.raises(NoFace):
+        detect(blank)
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(BadInput, match="notes.jpg"):
+        load_image(tmp_path / "notes.jpg")
+    with pytest.raises(BadInput, match="missing.png"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_video_mode(astronaut):
+    with Detector("video") as det:
+        first = det.detect(astronaut, timestamp_ms=0)
+        second = det.detect(astronaut, timestamp_ms=33)
+    assert len(first) == len(second) == 1
+    np.testing.assert_allclose(first[0].landmarks[:, :2], second[0].landmarks[:, :2], atol=3)

@@ -1,0 +1,157 @@
+"""face3d.fit: the solver recovers known parameters; real photos; outputs; the `fit` command."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import run_cli
+from face3d import geometry
+from face3d.camera import Camera, project
+from face3d.correspondence import load_correspondence
+from face3d.detect import Detection, Detector
+from face3d.fit import fit, fit_detection
+from face3d.names import ICT_NAMES
+
+SMILE = [ICT_NAMES.index("mouthSmile_L"), ICT_NAMES.index("mouthSmile_R")]
+JAW_OPEN = ICT_NAMES.index("jawOpen")
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle between two axis-angle rotations [3], degrees."""
+    ra, rb = (geometry.axis_angle_to_matrix(torch.tensor(x, dtype=torch.float64)[None])[0] for x in (a, b))
+    return float(np.degrees(np.arccos(np.clip((torch.trace(ra.T @ rb) - 1) / 2, -1, 1))))
+
+
+def known_face(model):
+    """Parameters of a test face: identity, expression [53], rotation (axis-angle), translation (cm)."""
+    identity = 0.7 * torch.randn(100, generator=torch.Generator().manual_seed(3))
+    expression = torch.zeros(53)
+    expression[JAW_OPEN], expression[SMILE] = 0.5, 0.8
+    return identity, expression, torch.tensor([0.1, 0.35, 0.05]), torch.tensor([1.0, -2.0, -60.0])
+
+
+def test_recovers_pose_and_expression_from_exact_landmarks(model):
+    """Landmarks projected from known parameters; the solver starts from a frontal pose and no expression."""
+    identity, expression, rotation, translation = known_face(model)
+    camera = Camera.for_image(480, 480)
+    corr = load_correspondence(model)
+    theta = torch.cat([identity, expression])
+    rot = geometry.axis_angle_to_matrix(rotation[None])[0]
+    pts = corr.landmarks.points(theta) @ rot.T + translation
+    lm = np.zeros((478, 3), np.float32)
+    lm[:468, :2] = project(pts, camera).numpy()
+    det = Detection(lm, {}, np.eye(4, dtype=np.float32), (480, 480))
+    res = fit_detection(det, camera, np.zeros((480, 480, 3), np.uint8))
+    assert angle_deg(res.rotation, rotation.numpy()) < 1.5
+    assert abs(res.expression[JAW_OPEN] - 0.5) < 0.15
+    assert (res.expression[SMILE] > 0.6).all()
+    assert (res.expression >= 0).all() and (res.expression <= 1).all()
+    truth = project(pts, camera).numpy()[corr.mediapipe68.numpy()[17:]]
+    assert np.abs(res.ibug68[17:] - truth).max() < 0.02 * 480  # inner iBUG points are model surface points
+
+
+def render(model, identity, expression, rotation, translation, camera) -> np.ndarray:
+    """A shaded picture [H, W, 3] of the whole head with known parameters, on grey."""
+    from face3d.overlay import render_overlay
+
+    with torch.no_grad():
+        v = model(identity[None], expression[None], rotation[None], translation[None]).vertices[0].numpy()
+    parts = ("face", "head_and_neck", "mouth_socket", "teeth", "gums_and_tongue")
+    tris = np.concatenate([model.region_faces(p) for p in parts])
+    px = project(torch.from_numpy(v), camera).numpy()
+    grey = np.full((camera.height, camera.width, 3), 90, np.uint8)
+    import face3d.overlay as ov
+
+    old = ov.ALPHA, ov.MESH_RGB
+    ov.ALPHA, ov.MESH_RGB = 1.0, np.array([230.0, 190.0, 170.0])
+    try:
+        return np.asarray(render_overlay(grey, v, tris, px))
+    finally:
+        ov.ALPHA, ov.MESH_RGB = old
+
+
+def test_recovers_pose_and_expression_from_rendered_image(model):
+    """Photo path end to end: render known parameters, detect with MediaPipe, fit."""
+    identity, expression, rotation, translation = known_face(model)
+    camera = Camera.for_image(480, 480)
+    image = render(model, identity, expression, rotation, translation, camera)
+    res = fit(image)
+    assert angle_deg(res.rotation, rotation.numpy()) < 6
+    assert res.expression[JAW_OPEN] > 0.25
+    assert res.expression[SMILE].mean() > 0.4
+
+
+@pytest.fixture(scope="module")
+def astronaut_fit(shared):
+    return fit(shared / "faces" / "astronaut.png")
+
+
+def test_astronaut_smiles_with_plausible_pose(astronaut_fit):
+    res = astronaut_fit
+    assert (res.expression[SMILE] > 0.5).all()
+    pitch, yaw, roll = res.params()["pose"]["pitch_yaw_roll_deg"]
+    assert abs(yaw) < 15 and abs(roll) < 15 and abs(pitch) < 30  # she faces the camera
+    assert 40 < -res.translation[2] < 300  # a head at a photographic distance (cm)
+    x0, y0 = res.ibug68.min(0)
+    x1, y1 = res.ibug68.max(0)
+    assert 160 < x0 < x1 < 290 and 60 < y0 < y1 < 200  # on her face
+
+
+def test_save_writes_every_output(astronaut_fit, model, tmp_path):
+    out = astronaut_fit.save(tmp_path / "a")
+    assert sorted(p.name for p in out.iterdir()) == [
+        "landmarks.json", "mesh.glb", "mesh.mtl", "mesh.obj", "overlay.png", "params.json"]
+    params = json.loads((out / "params.json").read_text())
+    assert len(params["identity"]) == 100 and len(params["expression"]) == 53
+    assert params["expression_arkit"]["mouthSmileLeft"] > 0.5
+    assert params["image_size"] == [512, 512] and params["camera"]["focal_px"] > 0
+    lms = json.loads((out / "landmarks.json").read_text())
+    assert np.array(lms["ibug68"]).shape == (68, 2) and np.array(lms["mediapipe478"]).shape == (478, 3)
+    overlay = np.asarray(Image.open(out / "overlay.png"))
+    photo = astronaut_fit.image
+    assert overlay.shape == photo.shape
+    changed = np.abs(overlay.astype(int) - photo).sum(2) > 30
+    ys, xs = np.nonzero(changed)
+    assert 160 < np.median(xs) < 290 and 60 < np.median(ys) < 200  # the mesh is drawn on the face
+    assert (out / "mesh.obj").read_text().count("\nvt ") > 1000
+
+
+def test_cli_fit_and_bad_input(shared, tmp_path):
+    r = run_cli("fit", shared / "faces" / "takeo.png", "-o", tmp_path / "t")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "t" / "mesh.glb").is_file() and (tmp_path / "t" / "overlay.png").is_file()
+
+    Image.new("RGB", (200, 160), (120, 120, 120)).save(tmp_path / "blank.png")
+    r = run_cli("fit", tmp_path / "blank.png", "-o", tmp_path / "none")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "no face" in r.stderr and "blank.png" in r.stderr
+    assert not (tmp_path / "none").exists()
+
+    (tmp_path / "notes.png").write_text("hello")
+    r = run_cli("fit", tmp_path / "notes.png", "-o", tmp_path / "bad")
+    assert r.returncode == 1 and "notes.png" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad").exists()
+
+
+def test_several_images_and_all_faces(shared, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("breakingbad.jpg", "takeo.png"):
+        (folder / name).write_bytes((shared / "faces" / name).read_bytes())
+    r = run_cli("fit", folder, "-o", tmp_path / "out", "--all-faces")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["breakingbad", "takeo"]
+    assert sorted(p.name for p in (tmp_path / "out" / "breakingbad").iterdir()) == ["face_0", "face_1"]
+    assert (tmp_path / "out" / "takeo" / "face_0" / "params.json").is_file()
+
+
+def test_fit_is_deterministic(shared):
+    with Detector("image") as det:
+        a = fit(shared / "faces" / "lfpw_train_image_0002.png", detector=det)
+        b = fit(shared / "faces" / "lfpw_train_image_0002.png", detector=det)
+    np.testing.assert_array_equal(a.identity, b.identity)
+    np.testing.assert_array_equal(a.ibug68, b.ibug68)

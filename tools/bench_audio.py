@@ -1,0 +1,89 @@
+"""Speed and latency of speech -> face on this machine (medians of repeated runs).
+
+    .venv/bin/python tools/bench_audio.py [--threads 2] [--repeats 5]
+
+- offline: ``face3d.animate.speech_weights`` on a 60 s clip (the 20 ARCTIC slt utterances of
+  ``../shared/speech/arctic`` joined; decoding, log-mel features, model and procedural motion included),
+  as a real-time factor (audio seconds per compute second); and features alone / model alone.
+- streaming: ``Streamer.push`` fed 20 ms chunks: median and 99th-percentile compute per push, and the
+  latency from a sample's arrival until the frame for its time is returned (algorithmic look-ahead + the
+  wait for the push that completes it), measured by tracking which push returns each frame.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from face3d.animate import speech_weights  # noqa: E402
+from face3d.audio.features import SAMPLE_RATE, load_audio  # noqa: E402
+from face3d.audio.stream import Streamer, load_default  # noqa: E402
+
+SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--fps", type=int, default=30)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    clips = sorted((SHARED / "speech" / "arctic" / "slt").glob("*.wav"))
+    audio = np.concatenate([load_audio(p) for p in clips])[: 60 * SAMPLE_RATE]
+    seconds = len(audio) / SAMPLE_RATE
+    model = load_default()
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "bench.wav"
+        sf.write(wav, audio, SAMPLE_RATE)
+        speech_weights(wav, args.fps, progress=False)  # warm-up (imports, librosa caches)
+        t_all = _median_time(lambda: speech_weights(wav, args.fps, progress=False), args.repeats)
+    t_feat = _median_time(lambda: model.features(audio), args.repeats)
+    mel = torch.from_numpy(model.features(audio))[None]
+    with torch.inference_mode():
+        t_model = _median_time(lambda: model.step(mel, model.start()), args.repeats)
+
+    chunk = SAMPLE_RATE // 50
+    s = Streamer(model, fps=args.fps)
+    push_times, latencies, emitted = [], [], 0
+    for i in range(0, len(audio) - chunk + 1, chunk):
+        t = time.perf_counter()
+        frames = s.push(audio[i: i + chunk])
+        push_times.append(time.perf_counter() - t)
+        arrived = (i + chunk) / SAMPLE_RATE  # audio time when this push returns
+        for k in range(len(frames)):
+            latencies.append(arrived - (emitted + k) / args.fps)
+        emitted += len(frames)
+    push_ms = np.array(push_times) * 1e3
+    lat_ms = np.array(latencies) * 1e3
+
+    print(f"threads {args.threads}, {seconds:.0f} s of speech, medians of {args.repeats} runs")
+    print(f"offline total (decode + features + model + alive): {t_all * 1e3:8.1f} ms  {seconds / t_all:7.0f}x real time")
+    print(f"  log-mel features only:                          {t_feat * 1e3:8.1f} ms  {seconds / t_feat:7.0f}x")
+    print(f"  model only:                                     {t_model * 1e3:8.1f} ms  {seconds / t_model:7.0f}x")
+    print(f"streaming, 20 ms pushes: compute per push median {np.median(push_ms):.2f} ms, "
+          f"p99 {np.percentile(push_ms, 99):.2f} ms")
+    print(f"streaming latency (frame time -> returned), audio clock: median {np.median(lat_ms):.0f} ms, "
+          f"max {lat_ms.max():.0f} ms (+ compute per push)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Time the photo -> mesh path on the shared photos: detection and fit (after detection), per face.
+
+Each photo is detected once (largest face), then detection and fit are timed ``--repeat`` times each; the
+table gives per-photo medians and the median over photos. Torch runs with at most 2 threads.
+
+    FACE3D_HOME=... python tools/bench_fit.py [--faces ../shared/faces] [--repeat 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from face3d.camera import Camera  # noqa: E402
+from face3d.detect import Detector, load_image  # noqa: E402
+from face3d.fit import fit_detection  # noqa: E402
+
+
+def timed(fn, repeat: int) -> float:
+    """Median wall time of ``fn()`` in ms."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    shared = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
+    ap.add_argument("--faces", type=Path, default=shared / "faces", help="folder of photos")
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    photos = sorted(p for p in args.faces.iterdir() if p.suffix in (".jpg", ".png"))
+    rows = []
+    with Detector("image") as det:
+        for photo in photos:
+            rgb = load_image(photo)
+            faces = det.detect(rgb)
+            if not faces:
+                print(f"{photo.name}: no face")
+                continue
+            camera = Camera.for_image(rgb.shape[1], rgb.shape[0])
+            fit_detection(faces[0], camera, rgb)  # warm-up (model and correspondence load once)
+            rows.append((photo.name, timed(lambda: det.detect(rgb), args.repeat),
+                         timed(lambda: fit_detection(faces[0], camera, rgb), args.repeat)))
+    print("| photo | detect (ms) | fit after detection (ms) |")
+    print("|---|---|---|")
+    for name, d, f in rows:
+        print(f"| {name} | {d:.1f} | {f:.1f} |")
+    print(f"| **median of {len(rows)}** | **{np.median([r[1] for r in rows]):.1f}** | "
+          f"**{np.median([r[2] for r in rows]):.1f}** |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Lip-sync quality of the shipped speech model on real speech with true phone timings.
+
+    .venv/bin/python tools/eval_lipsync.py [--weights assets/audio2face.pt] [--fps 30]
+
+Sets: ``../shared/speech/librivox`` (7 real read-speech clips) and ``../shared/speech/arctic`` (40 CMU
+ARCTIC utterances, 2 speakers); neither is used in training. Predictions are the model's raw output at
+``--fps`` through the streaming path (no procedural eyes/brows; they do not touch the lips).
+
+Metrics (per set, pooled over clips):
+- ``pbm closed``: share of p/b/m phones during which the lips close. "Closed" is measured on the mesh:
+  the inner-lip gap of the mean ICT face (the mean vertical distance of the three inner-lip landmark
+  pairs 62/68, 63/67, 64/66 of the Multi-PIE 68, in cm) is below ``CLOSED_CM`` = 0.2 cm. The neutral face
+  has 0.08 cm; the gap is linear in the weights (``lip_gap_coefficients``). A phone counts as closed when
+  any frame whose time lies in [start, end] is closed (the frame nearest its centre if none does).
+- ``jawOpen r``: Pearson correlation of the predicted jawOpen with ``visemes.phones_to_weights`` of the
+  true alignment, per clip, then averaged over clips (and pooled over all frames).
+- ``silence closed``: share of silence frames (phone ``sil``, further than 150 ms from any speech phone,
+  so the coarticulated run-in/run-out is excluded) with the lips closed; ``silence jaw`` their mean jawOpen.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from face3d.audio.features import load_audio  # noqa: E402
+from face3d.audio.visemes import SILENCE, load_phones, normalize_phone, phones_to_weights  # noqa: E402
+from face3d.names import ICT_NAMES  # noqa: E402
+
+SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+CLOSED_CM = 0.2
+SILENCE_MARGIN_S = 0.15
+_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # 0-based Multi-PIE inner-lip upper/lower pairs
+JAW = ICT_NAMES.index("jawOpen")
+
+
+def lip_gap_coefficients(face_model=None) -> tuple[float, np.ndarray]:
+    """(gap0 cm, d [53]): inner-lip gap of the mean face = gap0 + weights @ d (blendshapes are linear)."""
+    if face_model is None:
+        from face3d.model import load_model
+
+        face_model = load_model()
+    neutral = face_model.neutral.cpu().numpy()
+    basis = face_model.expression_basis.cpu().numpy()
+    lm = face_model.landmarks68
+    up = np.array([lm[a] for a, _ in _LIP_PAIRS])
+    lo = np.array([lm[b] for _, b in _LIP_PAIRS])
+    gap0 = float((neutral[up, 1] - neutral[lo, 1]).mean())
+    d = (basis[:, up, 1] - basis[:, lo, 1]).mean(1)
+    return gap0, d.astype(np.float32)
+
+
+def clip_metrics(weights: np.ndarray, phones: list[dict], fps: float, gap: tuple[float, np.ndarray]) -> dict:
+    """Counts for one clip: weights [T, 53] at ``fps``; phones the true alignment."""
+    t = np.arange(len(weights)) / fps
+    closed = gap[0] + weights @ gap[1] < CLOSED_CM
+    target = phones_to_weights(phones, fps, len(weights))[:, JAW]
+    pbm = [p for p in phones if normalize_phone(p["phone"]) in ("p", "b", "m")]
+    hits = 0
+    for p in pbm:
+        inside = (t >= p["start"]) & (t <= p["end"])
+        idx = np.flatnonzero(inside) if inside.any() else [int(np.argmin(abs(t - (p["start"] + p["end"]) / 2)))]
+        hits += bool(closed[idx].any())
+    speech = [p for p in phones if normalize_phone(p["phone"]) not in SILENCE]
+    far = np.ones(len(t), bool)
+    for p in speech:
+        far &= (t < p["start"] - SILENCE_MARGIN_S) | (t > p["end"] + SILENCE_MARGIN_S)
+    sil = far & (t <= phones[-1]["end"])
+    return dict(pbm=len(pbm), pbm_closed=hits, r=float(np.corrcoef(weights[:, JAW], target)[0, 1]),
+                jaw=weights[:, JAW], target=target, sil=int(sil.sum()), sil_closed=int(closed[sil].sum()),
+                sil_jaw=float(weights[sil, JAW].sum()))
+
+
+def evaluate(folder: Path, model, fps: int, gap) -> dict:
+    """Pooled metrics over every ``*.phone.json`` + ``.wav`` pair under ``folder``."""
+    from face3d.audio.stream import Streamer
+
+    per = []
+    for pj in sorted(folder.rglob("*.phone.json")):
+        audio = load_audio(pj.with_name(pj.name.replace(".phone.json", ".wav")))
+        w = Streamer(model, fps=fps, alive=False).run([audio])
+        per.append(clip_metrics(w, load_phones(pj), fps, gap))
+    jaw, tgt = np.concatenate([m["jaw"] for m in per]), np.concatenate([m["target"] for m in per])
+    n_sil = sum(m["sil"] for m in per)
+    return dict(clips=len(per), pbm=sum(m["pbm"] for m in per),
+                pbm_closed=sum(m["pbm_closed"] for m in per) / max(1, sum(m["pbm"] for m in per)),
+                r_mean=float(np.mean([m["r"] for m in per])), r_pooled=float(np.corrcoef(jaw, tgt)[0, 1]),
+                sil_closed=sum(m["sil_closed"] for m in per) / max(1, n_sil),
+                sil_jaw=sum(m["sil_jaw"] for m in per) / max(1, n_sil), sil_frames=n_sil)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from face3d.audio.stream import WEIGHTS, load_default
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", type=Path, default=WEIGHTS)
+    ap.add_argument("--fps", type=int, choices=(30, 60), default=30)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    model = load_default(args.weights)
+    gap = lip_gap_coefficients()
+    rows = [(name, evaluate(SHARED / "speech" / name, model, args.fps, gap)) for name in ("librivox", "arctic")]
+    print(f"weights {args.weights}, {args.fps} fps; lips closed = inner-lip gap < {CLOSED_CM} cm")
+    print(f"{'set':10s} {'clips':>5s} {'p/b/m':>6s} {'pbm closed':>10s} {'jawOpen r':>9s} {'r pooled':>8s} "
+          f"{'sil frames':>10s} {'sil closed':>10s} {'sil jaw':>7s}")
+    for name, m in rows:
+        print(f"{name:10s} {m['clips']:5d} {m['pbm']:6d} {m['pbm_closed']:10.3f} {m['r_mean']:9.3f} "
+              f"{m['r_pooled']:8.3f} {m['sil_frames']:10d} {m['sil_closed']:10.3f} {m['sil_jaw']:7.3f}")
+    print("targets: pbm closed >= 0.9, jawOpen r >= 0.7")
+
+
+if __name__ == "__main__":
+    main()
