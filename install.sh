@@ -20,6 +20,8 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/face3d assets install "${FROM[@]}"
+# three.js (pinned) for the browser check of exported GLBs in the tests
+if command -v npm >/dev/null; then npm ci --prefix tools/threejs_check --no-audit --no-fund --silent; fi
 if [[ -f "$EXAMPLE_DIR/faces/astronaut.png" ]] && .venv/bin/face3d fit --help >/dev/null 2>&1; then
     .venv/bin/face3d fit "$EXAMPLE_DIR/faces/astronaut.png" -o out/example
 else
