@@ -6,7 +6,9 @@ is a plain tracking call per frame. Pixel coordinates put the centre of the top-
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +87,22 @@ def load_image(image: str | os.PathLike | np.ndarray | Image.Image) -> np.ndarra
     return np.ascontiguousarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
+@contextlib.contextmanager
+def _quiet_native_logs():
+    """MediaPipe's C++ core logs set-up chatter straight to file descriptor 2 (no option turns it off):
+    point fd 2 at /dev/null while it runs, so that users see only face3d's own messages."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class Detector:
     """MediaPipe Face Landmarker, opened once and closed by ``close()`` or a ``with`` block.
 
@@ -110,7 +128,8 @@ class Detector:
             output_facial_transformation_matrixes=True,
         )
         self.mode = mode
-        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        with _quiet_native_logs():
+            self._landmarker = vision.FaceLandmarker.create_from_options(options)
 
     def __enter__(self) -> "Detector":
         return self
@@ -141,10 +160,11 @@ class Detector:
         import mediapipe as mp
 
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        if timestamp_ms is None:
-            res = self._landmarker.detect(img)
-        else:
-            res = self._landmarker.detect_for_video(img, int(timestamp_ms))
+        with _quiet_native_logs():
+            if timestamp_ms is None:
+                res = self._landmarker.detect(img)
+            else:
+                res = self._landmarker.detect_for_video(img, int(timestamp_ms))
         h, w = rgb.shape[:2]
         out = []
         for i, lms in enumerate(res.face_landmarks):

@@ -26,7 +26,7 @@ from .errors import BadInput, Face3DError, NoFace
 from .names import ARKIT_NAMES, ICT_NAMES, arkit_to_ict, ict_target_names, ict_to_arkit
 
 N_ID, N_EXP = 100, len(ICT_NAMES)
-ROUNDS = 4  # outer rounds (contour matching, shape, pose)
+ROUNDS = 3  # outer rounds (contour matching, shape, pose)
 SIGMA = 0.02  # landmark noise, in units of the face size (sqrt of the landmark box area)
 HUBER = 2.0  # residuals beyond HUBER * SIGMA are down-weighted
 EXPRESSION_PRIOR = 5.0  # pull of the expression towards MediaPipe's blendshape scores
@@ -190,45 +190,82 @@ def solve_pose(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
 
 
 def solve_bounded(h: torch.Tensor, b: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
-                  iterations: int = 8) -> torch.Tensor:
-    """argmin 0.5 x'Hx - b'x subject to lower <= x <= upper (``h [K, K]`` positive definite), by an
-    active-set loop: solve for the free variables, pin those outside their bounds, release pinned ones
-    whose gradient points back inside."""
-    pinned = torch.zeros(len(b), dtype=torch.bool)
-    x = torch.zeros_like(b)
+                  x: torch.Tensor, iterations: int = 30) -> torch.Tensor:
+    """argmin f(x) = 0.5 x'Hx - b'x subject to lower <= x <= upper (``h [K, K]`` positive definite).
+
+    Projected Newton (Bertsekas 1982) from ``x [K]``: variables at a bound whose gradient points out of the
+    box are held; a Newton step on the others is projected onto the box and halved until f drops enough.
+    """
+    f = lambda v: float(0.5 * v @ (h @ v) - b @ v)  # noqa: E731
+    x = torch.clamp(x, lower, upper)
+    fx = f(x)
     for _ in range(iterations):
-        free = ~pinned
-        rhs = b[free] - h[free][:, pinned] @ x[pinned]
-        x[free] = torch.linalg.solve(h[free][:, free], rhs)
-        out = (x < lower) | (x > upper)
-        x = torch.clamp(x, lower, upper)
-        grad = h @ x - b
-        release = pinned & (((x <= lower) & (grad < 0)) | ((x >= upper) & (grad > 0)))
-        if not out.any() and not release.any():
+        g = h @ x - b
+        eps = min(1e-3, float((x - torch.clamp(x - g, lower, upper)).abs().max()))
+        held = ((x <= lower + eps) & (g > 0)) | ((x >= upper - eps) & (g < 0))
+        free = ~held
+        d = torch.zeros_like(x)
+        d[free] = -torch.linalg.solve(h[free][:, free], g[free])
+        alpha = 1.0
+        for _ in range(20):
+            xn = torch.clamp(x + alpha * d, lower, upper)
+            fn = f(xn)
+            if fn <= fx + 1e-4 * float(g @ (xn - x)):
+                break
+            alpha /= 2
+        done = float((xn - x).abs().max()) < 1e-7
+        x, fx = xn, fn
+        if done:
             break
-        pinned = (pinned | out) & ~release
     return x
 
 
-def solve_shape(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
-                theta: torch.Tensor, expression_prior: torch.Tensor, scale: float) -> torch.Tensor:
-    """One Gauss-Newton step on theta = (identity [100], expression [53]) for a fixed pose, solved as a
-    bounded linear least-squares problem (identity: N(0,1) prior; expression: in [0, 1], pulled towards
-    ``expression_prior [53]``). ``sub`` P points, ``target [P, 2]`` pixels, ``weights [P]``, ``scale`` the
-    face size in pixels (residuals count in units of SIGMA * scale). Returns the new theta [153]."""
-    y = pose.apply(sub.points(theta))
-    jp = project_jacobian(y, camera) @ pose.rotation  # [P, 2, 3] d pixels / d model point
-    a = torch.bmm(jp, sub.basis).reshape(-1, N_ID + N_EXP)
-    r = (project(y, camera) - target).reshape(-1)
+def objective(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
+              theta: torch.Tensor, expression_prior: torch.Tensor, scale: float) -> float:
+    """The fitting energy: weighted squared landmark residuals (units of SIGMA * scale) plus the priors."""
+    r = (project(pose.apply(sub.points(theta)), camera) - target).square().sum(1)
+    data = (weights * r).sum() / (SIGMA * scale) ** 2
+    prior = IDENTITY_PRIOR * theta[:N_ID].square().sum() + EXPRESSION_PRIOR * (theta[N_ID:] - expression_prior).square().sum()
+    return float(data + prior)
+
+
+def solve_joint(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
+                theta: torch.Tensor, expression_prior: torch.Tensor, scale: float) -> tuple[Pose, torch.Tensor]:
+    """One Gauss-Newton step on pose, identity and expression together, as a bounded linear least-squares
+    problem: identity has a N(0,1) prior, the expression lies in [0, 1] and is pulled towards
+    ``expression_prior [53]``. ``sub`` P points, ``target [P, 2]`` pixels, ``weights [P]``, ``scale`` the face
+    size in pixels (residuals count in units of SIGMA * scale). The step is halved until the energy drops.
+    Returns the new pose and theta [153]."""
+    rp = sub.points(theta) @ pose.rotation.T
+    y = rp + pose.translation
+    jp = project_jacobian(y, camera)  # [P, 2, 3]
+    a_pose = torch.cat([jp @ -_skew(rp), jp], 2)  # d pixels / d (rotation, translation) increments
+    a_shape = torch.bmm(jp @ pose.rotation, sub.basis)  # d pixels / d theta
+    a = torch.cat([a_pose, a_shape], 2).reshape(-1, 6 + N_ID + N_EXP)
+    c = (project(y, camera) - target).reshape(-1) - a[:, 6:] @ theta  # residual = c + a @ (step, theta)
     w = weights.repeat_interleave(2) / (SIGMA * scale) ** 2
-    prior = torch.cat([torch.full((N_ID,), IDENTITY_PRIOR), torch.full((N_EXP,), EXPRESSION_PRIOR)])
-    mean = torch.cat([torch.zeros(N_ID), expression_prior])
+    prior = torch.cat([torch.full((6,), 1e-6), torch.full((N_ID,), IDENTITY_PRIOR),
+                       torch.full((N_EXP,), EXPRESSION_PRIOR)])
+    mean = torch.cat([torch.zeros(6 + N_ID), expression_prior])
     h = (a.T @ (w[:, None] * a) + torch.diag(prior)).double()
-    b = (a.T @ (w * (a @ theta - r)) + prior * mean).double()
-    inf = torch.full((N_ID,), float("inf"), dtype=torch.float64)
-    lower = torch.cat([-inf, torch.zeros(N_EXP, dtype=torch.float64)])
-    upper = torch.cat([inf, torch.ones(N_EXP, dtype=torch.float64)])
-    return solve_bounded(h, b, lower, upper).float()
+    b = (prior * mean - a.T @ (w * c)).double()
+    # Pose and identity are unbounded: eliminate them (Schur complement), solve the bounded expression.
+    n = 6 + N_ID
+    huu, hue, hee = h[:n, :n], h[:n, n:], h[n:, n:]
+    k = torch.cholesky_solve(torch.cat([hue, b[:n, None]], 1), torch.linalg.cholesky(huu))
+    expression = solve_bounded(hee - hue.T @ k[:, :-1], b[n:] - hue.T @ k[:, -1],
+                               torch.zeros(N_EXP, dtype=h.dtype), torch.ones(N_EXP, dtype=h.dtype),
+                               theta[N_ID:].double())
+    unbounded = (k[:, -1] - k[:, :-1] @ expression).float()
+    step, new_theta = unbounded[:6], torch.cat([unbounded[6:], expression.float()])
+
+    before = objective(sub, target, weights, camera, pose, theta, expression_prior, scale)
+    for _ in range(4):
+        new_pose = Pose(geometry.axis_angle_to_matrix(step[None, :3])[0] @ pose.rotation, pose.translation + step[3:])
+        if objective(sub, target, weights, camera, new_pose, new_theta, expression_prior, scale) <= before:
+            return new_pose, new_theta
+        step, new_theta = step / 2, (theta + new_theta) / 2
+    return pose, theta
 
 
 def silhouette(corr: Correspondence, theta: torch.Tensor, pose: Pose) -> tuple[torch.Tensor, torch.Tensor]:
@@ -306,10 +343,8 @@ def fit_detection(det: Detection, camera: Camera, image: np.ndarray, corr: Corre
         weights = torch.cat([base_w, torch.ones(len(contour))])
         for _ in range(ROUNDS):
             sub = SubModel.cat([surface, corr.jaw.rows(match_contour(corr, lm[contour], theta, pose, camera))])
-            theta = solve_shape(sub, target, weights, camera, pose, theta, prior, scale)
-            pts = sub.points(theta)
-            pose = solve_pose(pts, target, weights, camera, pose, iterations=2)
-            rw = robust_weights(project(pose.apply(pts), camera) - target, scale)
+            pose, theta = solve_joint(sub, target, weights, camera, pose, theta, prior, scale)
+            rw = robust_weights(project(pose.apply(sub.points(theta)), camera) - target, scale)
             weights = torch.cat([base_w, torch.ones(len(contour))]) * rw
 
         ibug = project(pose.apply(corr.ibug68.points(theta)), camera)

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 MESH_RGB = np.array([120.0, 180.0, 255.0])  # light blue: stands out against every skin tone
-ALPHA = 0.55
+ALPHA = 0.45
 
 
 def render_overlay(image: np.ndarray, vertices: np.ndarray, triangles: np.ndarray, pixels: np.ndarray,
@@ -46,7 +46,8 @@ def render_overlay(image: np.ndarray, vertices: np.ndarray, triangles: np.ndarra
 
     if landmarks is not None:
         d = ImageDraw.Draw(out)
-        r = max(1.5, 0.004 * max(h, w))
+        span = landmarks.max(0) - landmarks.min(0)
+        r = max(1.2, 0.008 * float(np.sqrt(span[0] * span[1])))  # dots scale with the face, not the photo
         for x, y in landmarks:
             d.ellipse([x - r, y - r, x + r, y + r], fill=(255, 60, 40))
     return out

@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import run_cli
 from face3d import geometry
+from face3d.cli import main
 from face3d.camera import Camera, project
 from face3d.correspondence import load_correspondence
 from face3d.detect import Detection, Detector
@@ -22,8 +23,8 @@ JAW_OPEN = ICT_NAMES.index("jawOpen")
 
 def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     """Angle between two axis-angle rotations [3], degrees."""
-    ra, rb = (geometry.axis_angle_to_matrix(torch.tensor(x, dtype=torch.float64)[None])[0] for x in (a, b))
-    return float(np.degrees(np.arccos(np.clip((torch.trace(ra.T @ rb) - 1) / 2, -1, 1))))
+    ra, rb = (geometry.axis_angle_to_matrix(torch.tensor(x, dtype=torch.float64)[None])[0].numpy() for x in (a, b))
+    return float(np.degrees(np.arccos(np.clip((np.trace(ra.T @ rb) - 1) / 2, -1, 1))))
 
 
 def known_face(model):
@@ -120,30 +121,35 @@ def test_save_writes_every_output(astronaut_fit, model, tmp_path):
     assert (out / "mesh.obj").read_text().count("\nvt ") > 1000
 
 
-def test_cli_fit_and_bad_input(shared, tmp_path):
-    r = run_cli("fit", shared / "faces" / "takeo.png", "-o", tmp_path / "t")
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "t" / "mesh.glb").is_file() and (tmp_path / "t" / "overlay.png").is_file()
-
+def test_cli_no_face_exits_2_with_one_line(tmp_path):
+    """As a user runs it (a fresh process): exit code 2, one line on stderr, no output folder."""
     Image.new("RGB", (200, 160), (120, 120, 120)).save(tmp_path / "blank.png")
     r = run_cli("fit", tmp_path / "blank.png", "-o", tmp_path / "none")
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "no face" in r.stderr and "blank.png" in r.stderr
     assert not (tmp_path / "none").exists()
 
+
+def test_cli_fit_outputs_and_bad_input(shared, tmp_path, capfd):
+    assert main(["fit", str(shared / "faces" / "takeo.png"), "-o", str(tmp_path / "t")]) == 0
+    assert (tmp_path / "t" / "mesh.glb").is_file() and (tmp_path / "t" / "overlay.png").is_file()
+    capfd.readouterr()
+
     (tmp_path / "notes.png").write_text("hello")
-    r = run_cli("fit", tmp_path / "notes.png", "-o", tmp_path / "bad")
-    assert r.returncode == 1 and "notes.png" in r.stderr and "Traceback" not in r.stderr
+    assert main(["fit", str(tmp_path / "notes.png"), "-o", str(tmp_path / "bad")]) == 1
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "notes.png" in err and "Traceback" not in err
     assert not (tmp_path / "bad").exists()
 
 
-def test_several_images_and_all_faces(shared, tmp_path):
+def test_cli_several_images_and_all_faces(shared, tmp_path, capfd):
     folder = tmp_path / "in"
     folder.mkdir()
     for name in ("breakingbad.jpg", "takeo.png"):
         (folder / name).write_bytes((shared / "faces" / name).read_bytes())
-    r = run_cli("fit", folder, "-o", tmp_path / "out", "--all-faces")
-    assert r.returncode == 0, r.stderr
+    (folder / "blank.png").write_bytes((shared / "faces" / "takeo.png").read_bytes()[:50])  # truncated file
+    assert main(["fit", str(folder), "-o", str(tmp_path / "out"), "--all-faces"]) == 1  # one image skipped
+    assert "blank.png" in capfd.readouterr().err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["breakingbad", "takeo"]
     assert sorted(p.name for p in (tmp_path / "out" / "breakingbad").iterdir()) == ["face_0", "face_1"]
     assert (tmp_path / "out" / "takeo" / "face_0" / "params.json").is_file()

@@ -1,9 +1,10 @@
 """Forced phone alignment of speech with a known transcript, using pocketsphinx's bundled en-us model.
 
-Used by ``build_corpus.py``. Run as a script it measures the aligner against the three evaluation
-utterances of ``../shared/speech/arctic`` that carry original (non-pocketsphinx) labels::
+Used by ``build_corpus.py``. Run as a script it measures the aligner's phone boundaries against the three
+evaluation utterances of ``../shared/speech/arctic`` that carry original (non-pocketsphinx) labels, and
+against festival's own timings on N synthesised training prompts::
 
-    python tools/corpus_align.py          # prints mean/median/max boundary error in ms
+    python tools/corpus_align.py [N=30]     # prints mean/median/max boundary error in ms
 
 Phones come out as the ``.phone.json`` records of ``../shared/speech``: lower-case ARPAbet without
 stress digits, silence and fillers as ``sil``, contiguous from 0 to the end of the audio.
@@ -102,12 +103,13 @@ def arpabet(name: str) -> str:
     return name if name.isalpha() and name != "sil" else "sil"
 
 
-def _decode(dec, audio: np.ndarray, text: str, pad_s: float) -> list[tuple[str, float, float]] | None:
-    """Two-pass pocketsphinx alignment (words, then phones) of ``audio`` padded by ``pad_s`` of dithered
-    silence; (phone, start, end) or None."""
+def _decode(dec, audio: np.ndarray, text: str, pad_s: float, dither: bool) -> list[tuple[str, float, float]] | None:
+    """Two-pass pocketsphinx alignment (words, then phones) of ``audio`` padded by ``pad_s`` of silence,
+    optionally dithered; (phone, start, end) or None."""
     pad = np.zeros(int(pad_s * 16000), np.float32)
     padded = np.concatenate([pad, audio, pad])
-    padded += np.random.default_rng(0).normal(0, 3e-4, len(padded)).astype(np.float32)
+    if dither:
+        padded += np.random.default_rng(0).normal(0, 3e-4, len(padded)).astype(np.float32)
     pcm = (np.clip(padded, -1, 1) * 32767).astype(np.int16).tobytes()
     try:
         dec.set_align_text(text)
@@ -136,9 +138,12 @@ def align(audio: np.ndarray, text: str) -> list[dict] | None:
         dec = _decoder_for(words, Path(tmp))
         if dec is None:
             return None
-        # Synthetic speech that starts or ends abruptly, or holds digital zeros, makes the decoder lose
-        # its path; padding it with dithered silence fixes most of those cases.
-        raw = _decode(dec, audio, " ".join(words), 0.0) or _decode(dec, audio, " ".join(words), PAD_S)
+        # Speech that starts or ends abruptly makes the decoder miss the final state (real speech: pad
+        # with silence); synthetic speech with digital zeros makes it lose its path (dither it).
+        for pad_s, dither in ((0.0, False), (PAD_S, False), (PAD_S, True)):
+            raw = _decode(dec, audio, " ".join(words), pad_s, dither)
+            if raw:
+                break
     if not raw or not any(p[0] != "sil" for p in raw):
         return None
     return clean_phones(raw, len(audio) / 16000)
@@ -156,26 +161,48 @@ def boundary_errors(ref: list[dict], hyp: list[dict]) -> list[float]:
     return errs
 
 
-def _evaluate(shared: Path) -> None:
+def _report(label: str, errs: list[float]) -> None:
+    e = np.array(errs)
+    print(f"{label}: {len(e)} boundaries, mean {1000 * e.mean():.1f} ms, median {1000 * np.median(e):.1f} ms, "
+          f"max {1000 * e.max():.0f} ms, within 20 ms {np.mean(e <= 0.02):.2f}, within 50 ms {np.mean(e <= 0.05):.2f}")
+
+
+def evaluate_arctic(shared: Path) -> None:
+    """Against the independent labels of the evaluation utterances (measuring only, never training)."""
     import soundfile as sf
-    manifest = json.loads((shared / "speech/arctic/manifest.json").read_text())
     total = []
-    for rec in manifest:
-        if "pocketsphinx 5" in rec["alignment"]:
-            continue  # only utterances whose labels are independent of pocketsphinx
+    for rec in json.loads((shared / "speech/arctic/manifest.json").read_text()):
+        if "pocketsphinx" in rec["alignment"]:
+            continue  # labels made by pocketsphinx itself are no reference
         d = shared / "speech/arctic" / rec["speaker"]
-        audio, sr = sf.read(d / f"{rec['name']}.wav", dtype="float32")
-        hyp = align(audio, (d / f"{rec['name']}.txt").read_text())
-        errs = boundary_errors(json.loads((d / f"{rec['name']}.phone.json").read_text()), hyp)
+        audio, _ = sf.read(d / f"{rec['name']}.wav", dtype="float32")
+        errs = boundary_errors(json.loads((d / f"{rec['name']}.phone.json").read_text()),
+                               align(audio, (d / f"{rec['name']}.txt").read_text()))
+        _report(f"{rec['speaker']}/{rec['name']}", errs)
         total += errs
-        print(f"{rec['speaker']}/{rec['name']}: {len(errs)} boundaries, mean {1000 * np.mean(errs):.1f} ms, "
-              f"max {1000 * np.max(errs):.0f} ms")
-    print(f"all: {len(total)} boundaries, mean {1000 * np.mean(total):.1f} ms, median "
-          f"{1000 * np.median(total):.1f} ms, within 20 ms {np.mean(np.array(total) <= 0.02):.2f}, "
-          f"within 50 ms {np.mean(np.array(total) <= 0.05):.2f}")
+    _report("real speech, all", total)
+
+
+def evaluate_festival(n: int) -> None:
+    """Against festival's own segment timings on ``n`` synthesised ARCTIC training prompts."""
+    import soundfile as sf
+    from build_corpus import FESTIVAL_VOICES, festival_batch, load_prompts
+    texts = [t for t in load_prompts().values() if all(pronunciations(w) for w in text_words(t))][:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        for k, voice in enumerate(FESTIVAL_VOICES):
+            festival_batch(out, (voice, [(i, t, 1.0) for i, t in enumerate(texts) if i % 3 == k]))
+        errs, failed = [], 0
+        for rec in sorted(out.glob("items/*.item.json")):
+            r = json.loads(rec.read_text())
+            audio, _ = sf.read(out / r["wav"], dtype="float32")
+            hyp = align(audio, r["text"])
+            failed += hyp is None
+            errs += boundary_errors(json.loads((out / r["phones"]).read_text()), hyp) if hyp else []
+    _report(f"festival speech ({len(texts) - failed}/{len(texts)} aligned)", errs)
 
 
 if __name__ == "__main__":
     import os
-    _evaluate(Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared")))
-    sys.exit(0)
+    evaluate_arctic(Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared")))
+    evaluate_festival(int(sys.argv[1]) if len(sys.argv) > 1 else 30)

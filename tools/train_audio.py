@@ -57,7 +57,7 @@ def token_targets(record: dict, root: Path, n_tokens: int, delay: int) -> tuple[
 
 
 def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
-    """Every manifest item as {name, speaker, mel [M, n_mels] float16, targets [M//2, 53], mask [53]}."""
+    """Every manifest item as {name, speaker, mel [M, n_mels] float16, targets [M, 53], mask [53]}."""
     records = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if line.strip()]
     records = records[:limit] if limit else records
     mel_fn = a2f.Audio2Face(cfg).features
@@ -67,19 +67,19 @@ def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
         for r in records:
             audio = load_audio(root / r["wav"])
             mel = mel_fn(np.concatenate([np.zeros(a2f.PAD_SAMPLES, np.float32), audio]))
-            n_tok = len(mel) // 2
+            n_tok = len(mel)
             if n_tok < 8:
                 bar.advance(task)
                 continue
             targets, mask = token_targets(r, root, n_tok, cfg.delay)
             items.append(dict(name=r["name"], speaker=r.get("speaker") or "", source=r.get("source") or "",
-                              mel=mel[: 2 * n_tok].astype(np.float16), targets=targets, mask=mask))
+                              mel=mel.astype(np.float16), targets=targets, mask=mask))
             bar.update(task, advance=1, info=r["name"])
     return items
 
 
 class Batches:
-    """Random crops: mel [B, 2C, n_mels], targets [B, C, 53], weight [B, C, 53] (mask x valid)."""
+    """Random crops: mel [B, C, n_mels], targets [B, C, 53], weight [B, C, 53] (mask x valid)."""
 
     def __init__(self, items: list[dict], crop_tokens: int, batch: int, silence: float, seed: int):
         self.items, self.crop, self.batch, self.silence = items, crop_tokens, batch, silence
@@ -89,7 +89,7 @@ class Batches:
 
     def __call__(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         c, n_mels = self.crop, self.items[0]["mel"].shape[1]
-        mel = np.full((self.batch, 2 * c, n_mels), self.silence, np.float32)
+        mel = np.full((self.batch, c, n_mels), self.silence, np.float32)
         tgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
         wgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
         for b, i in enumerate(self.rng.choice(len(self.items), self.batch, p=self.p)):
@@ -97,7 +97,7 @@ class Batches:
             n = len(it["targets"])
             s = int(self.rng.integers(0, max(1, n - c + 1)))
             k = min(c, n - s)
-            mel[b, : 2 * k] = it["mel"][2 * s: 2 * (s + k)]
+            mel[b, :k] = it["mel"][s: s + k]
             tgt[b, :k] = it["targets"][s: s + k]
             wgt[b, :k] = it["mask"]
         return torch.from_numpy(mel), torch.from_numpy(tgt), torch.from_numpy(wgt)

@@ -48,12 +48,13 @@ def _decode(path: str) -> Iterator[np.ndarray]:
         if not container.streams.audio:
             raise _bad(path, "no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        # Keep the channels and average them here: ffmpeg's own downmix raises correlated stereo by 3 dB.
+        resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                yield out.to_ndarray().reshape(-1)
+                yield out.to_ndarray().mean(0)
         for out in resampler.resample(None):
-            yield out.to_ndarray().reshape(-1)
+            yield out.to_ndarray().mean(0)
 
 
 def iter_audio(path, chunk_seconds: float = 10.0) -> Iterator[np.ndarray]:
@@ -99,13 +100,14 @@ def load_audio(path) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LogMel:
-    """Log-mel filterbank: 25 ms Hann windows every 10 ms, no centring (frame m covers samples
-    [hop*m, hop*m + win)), so that frames can be computed incrementally from a stream."""
+    """Log-mel filterbank: 25 ms Hann windows every 20 ms, no centring (frame m covers samples
+    [hop*m, hop*m + win)), so that frames can be computed incrementally from a stream. 20 ms (not the
+    usual 10 ms) hop: the face needs no finer timing, and it halves the cost of features and model."""
 
     n_mels: int = 80
     n_fft: int = 400
     win: int = 400
-    hop: int = 160
+    hop: int = 320
     fmin: float = 20.0
     fmax: float = 7600.0
     floor: float = 1e-6  # power floor: digital silence maps to log(floor), not -inf

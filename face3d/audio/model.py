@@ -2,19 +2,19 @@
 
 Timing (the whole contract between features, model and the frames it emits)::
 
-    audio (16 kHz)  --prepend PAD zero samples-->  log-mel frames, 100 Hz (25 ms window, 10 ms hop)
-    mel --causal conv k3--> --causal conv k3 stride 2--> tokens, 50 Hz
-    tokens --4 pre-LN transformer layers, causal attention over the last `window` tokens, ALiBi-->
+    audio (16 kHz)  --prepend PAD_SAMPLES zeros-->  log-mel frames, 50 Hz (25 ms window, 20 ms hop)
+    mel --causal conv k3--> --causal conv k3--> tokens, 50 Hz (one per mel frame)
+    tokens --pre-LN transformer layers, causal attention over the last `window` tokens, ALiBi-->
     --linear + sigmoid--> weights [53] per token
 
 Token k has seen audio up to ``(k + 1) * 20 ms`` of the original signal and is the face at
-``(k + 1) * 20 ms - lookahead``, i.e. at ``(k - DELAY) * 20 ms``: the model is strictly causal and buys its
+``(k + 1) * 20 ms - lookahead``, i.e. at ``(k - delay) * 20 ms``: the model is strictly causal and buys its
 look-ahead (80 ms) by delaying its output. Nothing depends on absolute position (relative ALiBi bias,
 banded attention), so an hour streams exactly like ten seconds.
 
 ``step`` runs the model incrementally on new mel frames with an explicit ``State`` (conv tails and
-per-layer key/value caches); ``forward`` runs whole batches from the start state (training). Both give
-the same numbers.
+per-layer key/value caches), attending block by block so that a long input costs no more than a short
+one per second; ``forward`` runs whole batches from the start state (training). Both give the same numbers.
 """
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ class Config:
     """Architecture and timing; saved beside the weights."""
 
     n_mels: int = 80
-    dim: int = 128
+    dim: int = 96  # small on purpose: >= 300x real time on 2 CPU cores including features
     layers: int = 4
     heads: int = 4
-    ff: int = 384
+    ff: int = 256
     window: int = 64  # tokens each query attends to, itself included (1.28 s)
     delay: int = 3  # output delay in tokens: look-ahead = delay * 20 ms + 20 ms (see module doc)
     dropout: float = 0.1
@@ -51,22 +51,20 @@ class Config:
 
 
 # Zero samples prepended to the audio so that token k's audio ends exactly at (k + 1) * 20 ms:
-# mel frame 2k+1 ends at sample 160 * (2k + 1) + 400 = 320 k + 560 of the padded signal.
-PAD_SAMPLES = 240
+# mel frame k ends at sample 320 k + 400 of the padded signal.
+PAD_SAMPLES = 80
 
 
 @dataclass
 class State:
     """Streaming state for a batch of B streams (B=1 in practice).
 
-    mel_tail [B, 2, n_mels] (normalised mel frames before the next one, for conv1), h_tail [B, 1, dim]
-    (last conv1 output of an odd index, for conv2), odd: whether a conv1 output waits for its pair,
-    kv: per layer (keys, values) [B, heads, <= window-1, dim/heads], tokens: tokens emitted so far.
+    mel_tail [B, 2, n_mels] (last normalised mel frames, for conv1), h_tail [B, 2, dim] (last conv1
+    outputs, for conv2), kv: per layer (keys, values) [B, heads, <= window-1, dim/heads], tokens: count.
     """
 
     mel_tail: torch.Tensor
     h_tail: torch.Tensor
-    pending: torch.Tensor | None = None  # [B, 1, dim] conv1 output waiting for its stride-2 partner
     kv: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)
     tokens: int = 0
 
@@ -110,12 +108,12 @@ class Audio2Face(nn.Module):
     def __init__(self, cfg: Config = Config()):
         super().__init__()
         self.cfg = cfg
-        self.features = LogMel(n_mels=cfg.n_mels)
+        self.features = LogMel(n_mels=cfg.n_mels)  # 20 ms hop: one mel frame per token
         self.register_buffer("mel_mean", torch.zeros(cfg.n_mels))
         self.register_buffer("mel_std", torch.ones(cfg.n_mels))
         self.register_buffer("slopes", _alibi_slopes(cfg.heads))
         self.conv1 = nn.Conv1d(cfg.n_mels, cfg.dim, 3)
-        self.conv2 = nn.Conv1d(cfg.dim, cfg.dim, 3, stride=2)
+        self.conv2 = nn.Conv1d(cfg.dim, cfg.dim, 3)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, N_OUT)
@@ -130,7 +128,7 @@ class Audio2Face(nn.Module):
         """State before any audio: silence behind the first frame."""
         dev = self.mel_mean.device
         return State(mel_tail=self.silence_mel().expand(batch, 2, -1).clone(),
-                     h_tail=torch.zeros(batch, 1, self.cfg.dim, device=dev))
+                     h_tail=torch.zeros(batch, 2, self.cfg.dim, device=dev))
 
     def _bias(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
         """[heads, n, m] ALiBi bias, -inf for keys in the future or beyond the window."""
@@ -142,34 +140,35 @@ class Audio2Face(nn.Module):
     def step(self, mel: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Run on new raw log-mel frames.
 
-        mel [B, M, n_mels] (un-normalised, as ``LogMel`` returns) -> (weights [B, K, 53], new state),
-        K = tokens completed by these frames (every second mel frame completes one).
+        mel [B, M, n_mels] (un-normalised, as ``LogMel`` returns) -> (weights [B, M, 53], new state).
         """
         if mel.shape[1] == 0:
             return mel.new_zeros(mel.shape[0], 0, N_OUT), state
-        x = (mel - self.mel_mean) / self.mel_std
-        x = torch.cat([state.mel_tail, x], 1)
-        h = F.gelu(self.conv1(x.transpose(1, 2))).transpose(1, 2)  # [B, M, dim], one per new frame
-        if state.pending is not None:
-            h = torch.cat([state.pending, h], 1)
-        pairs = h.shape[1] // 2
-        pending = h[:, 2 * pairs:] if h.shape[1] % 2 else None
-        if pairs == 0:
-            return h.new_zeros(h.shape[0], 0, N_OUT), State(x[:, -2:], state.h_tail, pending, state.kv, state.tokens)
-        hh = torch.cat([state.h_tail, h[:, : 2 * pairs]], 1)  # conv2 taps: previous odd + pair
-        z = F.gelu(self.conv2(hh.transpose(1, 2))).transpose(1, 2)  # [B, pairs, dim]
-        new = State(mel_tail=x[:, -2:], h_tail=hh[:, -1:], pending=pending, tokens=state.tokens + pairs)
-        past = state.kv[0][0].shape[2] if state.kv else 0
-        q_pos = torch.arange(state.tokens, state.tokens + pairs, device=z.device)
-        bias = self._bias(q_pos, torch.arange(state.tokens - past, state.tokens + pairs, device=z.device))
-        keep = self.cfg.window - 1
+        x = torch.cat([state.mel_tail, (mel - self.mel_mean) / self.mel_std], 1)
+        h = torch.cat([state.h_tail, F.gelu(self.conv1(x.transpose(1, 2))).transpose(1, 2)], 1)
+        z = F.gelu(self.conv2(h.transpose(1, 2))).transpose(1, 2)  # [B, M, dim]
+        kv, tokens, out = state.kv, state.tokens, []
+        for block in z.split(self.cfg.window, 1):  # blocks of <= window: attention costs O(window) a token
+            y, kv = self._attend(block, kv, tokens)
+            out.append(y)
+            tokens += block.shape[1]
+        weights = torch.sigmoid(self.head(self.norm(torch.cat(out, 1))))
+        return weights, State(mel_tail=x[:, -2:], h_tail=h[:, -2:], kv=kv, tokens=tokens)
+
+    def _attend(self, z: torch.Tensor, kv: list, tokens: int) -> tuple[torch.Tensor, list]:
+        """Transformer layers on one block z [B, n, dim] after ``tokens`` earlier ones -> (z, new caches)."""
+        n = z.shape[1]
+        past = kv[0][0].shape[2] if kv else 0
+        bias = self._bias(torch.arange(tokens, tokens + n, device=z.device),
+                          torch.arange(tokens - past, tokens + n, device=z.device))
+        caches = []
         for i, block in enumerate(self.blocks):
-            z, kv = block(z, bias, state.kv[i] if state.kv else None, keep)
-            new.kv.append(kv)
-        return torch.sigmoid(self.head(self.norm(z))), new
+            z, cache = block(z, bias, kv[i] if kv else None, self.cfg.window - 1)
+            caches.append(cache)
+        return z, caches
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        """Whole sequences from the start state: mel [B, M, n_mels] raw log-mel -> [B, M // 2, 53]."""
+        """Whole sequences from the start state: mel [B, M, n_mels] raw log-mel -> [B, M, 53]."""
         return self.step(mel, self.start(mel.shape[0]))[0]
 
 
