@@ -30,8 +30,9 @@ def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = Tr
     total = audio_duration(audio_path)
     out = []
     console = Console(stderr=True)
+    show = progress and console.is_terminal  # a non-terminal would get a stray blank line
     with Progress(TextColumn("speech -> face"), BarColumn(), TextColumn("{task.completed:.0f} s"),
-                  TimeRemainingColumn(), console=console, disable=not (progress and console.is_terminal), transient=True) as bar:
+                  TimeRemainingColumn(), console=console, disable=not show, transient=True) as bar:
         task = bar.add_task("", total=total or None)
         for chunk in iter_audio(audio_path):
             out.append(streamer.push(chunk))
@@ -61,7 +62,8 @@ def timecodes(n: int, fps: int) -> list[str]:
         ticks = i * TIMECODE_FPS / fps  # in timecode frames
         whole = int(ticks + 1e-6)
         s, ff = divmod(whole, TIMECODE_FPS)
-        out.append(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{ff:02d}.{round((ticks - whole) * 1000) % 1000:03d}")
+        sub = round((ticks - whole) * 1000) % 1000
+        out.append(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{ff:02d}.{sub:03d}")
     return out
 
 

@@ -30,7 +30,7 @@ class SubModel:
 
     def points(self, theta: torch.Tensor) -> torch.Tensor:
         """``theta [153]`` -> unposed points [P, 3]."""
-        return self.mean + self.basis @ theta
+        return self.mean + (self.basis.reshape(-1, theta.shape[0]) @ theta).view(-1, 3)  # one GEMV
 
     def rows(self, index: torch.Tensor) -> "SubModel":
         """The points ``index [Q]`` as a SubModel."""
@@ -48,6 +48,7 @@ class Correspondence:
     landmarks: SubModel of the 468 MediaPipe mesh points on the ICT surface.
     weights: float32 [468] per-point fitting weight.
     contour: int64 [C] MediaPipe ids of the lower face outline (matched to the model's silhouette).
+    outline: int64 [K] MediaPipe ids of the face outline, temple to chin to temple (a polyline).
     mediapipe68: int64 [68] MediaPipe ids of the iBUG-68 points (published table).
     jaw: SubModel of the J jaw/cheek vertices where the silhouette can run; ``jaw_normals [J, 3]`` are their
         neutral normals and ``jaw_vertices [J]`` their ICT ids.
@@ -58,6 +59,7 @@ class Correspondence:
     landmarks: SubModel
     weights: torch.Tensor
     contour: torch.Tensor
+    outline: torch.Tensor
     mediapipe68: torch.Tensor
     jaw: SubModel
     jaw_normals: torch.Tensor
@@ -100,6 +102,7 @@ def make_correspondence(model, c: dict[str, np.ndarray]) -> Correspondence:
         landmarks=_gather(model, c["triangles"], c["barycentric"]),
         weights=torch.from_numpy(c["weights"].astype(np.float32)),
         contour=torch.from_numpy(c["contour"].astype(np.int64)),
+        outline=torch.from_numpy(c["outline"].astype(np.int64)),
         mediapipe68=torch.from_numpy(c["mediapipe68"].astype(np.int64)),
         jaw=_vertices(model, jaw_ids),
         jaw_normals=normals[jaw_ids],

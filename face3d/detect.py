@@ -19,7 +19,8 @@ from .errors import BadInput, NoFace
 
 MAX_SIDE = 1920  # larger images are detected downscaled: the landmark net sees a 256 px face crop anyway
 PAD = 0.3  # border added (fraction of the longer side) when a face fills the frame
-CROP_LEVELS = (0.5, 0.25)  # window sizes tried for small faces (BlazeFace short-range misses faces < ~1/4 frame)
+REFRAME = 2.5  # window side / face size for the second look at a face found in a crop
+CROP_LEVELS = (1.0, 0.5, 0.25)  # crop windows (x the shorter side): BlazeFace misses faces < ~1/4 of a frame
 
 
 @dataclass
@@ -152,9 +153,11 @@ class Detector:
         if self.mode == "video":
             faces = self._run(small, timestamp_ms if timestamp_ms is not None else 0)
         else:
-            faces = self._detect_with_retries(small)
-        out = [_rescale(d, 1.0 / scale, (w, h)) for d in faces]
-        return sorted(out, key=lambda d: -_area(d.box))
+            faces = self._run(small) or self._run_padded(small)
+        faces = [_rescale(d, 1.0 / scale, (w, h)) for d in faces]
+        if not faces and self.mode == "image":
+            faces = self._run_crops(rgb)
+        return sorted(faces, key=lambda d: -_area(d.box))
 
     def _run(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Detection]:
         import mediapipe as mp
@@ -176,23 +179,39 @@ class Detector:
             out.append(Detection(pts, shapes, m, (w, h)))
         return out
 
-    def _detect_with_retries(self, rgb: np.ndarray) -> list[Detection]:
-        """Whole image; else padded (face fills the frame); else overlapping crops (small face)."""
-        found = self._run(rgb)
-        if found:
-            return found
+    def _run_padded(self, rgb: np.ndarray) -> list[Detection]:
+        """A face that fills the frame: detect it with a grey border around the image."""
         h, w = rgb.shape[:2]
         p = int(PAD * max(h, w))
-        padded = np.pad(rgb, ((p, p), (p, p), (0, 0)), mode="edge")
-        found = [_shift(d, -p, -p, (w, h)) for d in self._run(padded)]
-        if found:
-            return found
+        padded = np.pad(rgb, ((p, p), (p, p), (0, 0)), constant_values=128)  # plain grey: edge copies fail
+        return [_shift(d, -p, -p, (w, h)) for d in self._run(padded)]
+
+    def _run_crops(self, rgb: np.ndarray) -> list[Detection]:
+        """A small face (or a very wide photo): detect in overlapping square windows of the full-resolution
+        image, larger windows first; stop at the first size that finds faces."""
+        h, w = rgb.shape[:2]
+        found: list[Detection] = []
         for frac in CROP_LEVELS:
             for x0, y0, x1, y1 in _crops(w, h, frac):
                 found += [_shift(d, x0, y0, (w, h)) for d in self._run(rgb[y0:y1, x0:x1])]
             if found:
                 break
-        return _dedupe(found)
+        return [self._reframe(rgb, d) for d in _dedupe(found)]
+
+    def _reframe(self, rgb: np.ndarray, face: Detection) -> Detection:
+        """Detect again in a square window centred on ``face``, REFRAME x its size (grey outside the photo):
+        the framing MediaPipe's landmark model works best with, whatever window first found the face."""
+        h, w = rgb.shape[:2]
+        x0, y0, x1, y1 = face.box
+        half = REFRAME * max(x1 - x0, y1 - y0) / 2
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        left, top = int(cx - half), int(cy - half)
+        side = int(2 * half)
+        pad = max(0, -left, -top, left + side - w, top + side - h)
+        window = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), constant_values=128)[
+            top + pad:top + pad + side, left + pad:left + pad + side]
+        again = [_shift(d, left, top, (w, h)) for d in self._run(window)]
+        return max(again, key=lambda d: _iou(d.box, face.box), default=face)
 
 
 def detect(image, max_faces: int = 4) -> list[Detection]:
@@ -227,8 +246,11 @@ def _shift(d: Detection, dx: float, dy: float, size: tuple[int, int]) -> Detecti
 
 
 def _crops(w: int, h: int, frac: float) -> list[tuple[int, int, int, int]]:
-    """Square windows of side ``frac`` * the longer image side, overlapping by half, covering the image."""
-    side = max(int(frac * max(w, h)), 64)
+    """Square windows of side ``frac`` * the shorter image side, overlapping by half, covering the image
+    (none when one window would be the whole image: that was tried first)."""
+    side = max(int(frac * min(w, h)), 64)
+    if side >= max(w, h):
+        return []
     cw, ch = min(side, w), min(side, h)
     xs = np.linspace(0, w - cw, int(np.ceil(2 * (w - cw) / cw)) + 1).astype(int)
     ys = np.linspace(0, h - ch, int(np.ceil(2 * (h - ch) / ch)) + 1).astype(int)

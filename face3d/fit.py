@@ -1,11 +1,13 @@
 """Fit the ICT-FaceKit model to a photo's MediaPipe landmarks (eos-style: small solvers, a short driver).
 
-Stages, all on the ~500 correspondence points only (``face3d.correspondence``):
-1. pose from MediaPipe's head rotation and the landmarks' centroid and spread, refined by Gauss-Newton;
-2. a few rounds of: match the face outline to the model's silhouette, solve identity (N(0,1) prior) and
-   expression (bounded to [0, 1], prior towards MediaPipe's blendshapes) for the fixed pose as one bounded
-   linear least-squares problem, re-solve the pose; robust (Huber) weights are updated every round.
-Deterministic; no random initialisation, no learning rate.
+All on the ~500 correspondence points only (``face3d.correspondence``):
+1. rigid: rotation from MediaPipe's transformation matrix, translation from the landmarks' centroid and
+   spread, refined by Gauss-Newton on the mean face;
+2. a few rounds of: match the lower face outline to the model's silhouette (eos's contour correspondence),
+   one Gauss-Newton step on pose + identity (N(0,1) prior) + expression (bounded to [0, 1], prior towards
+   MediaPipe's blendshape scores) solved as a bounded linear least-squares problem, and Huber re-weighting.
+The iBUG-68 output projects the model's landmarks; the jaw follows the silhouette under the fitted pose.
+Deterministic: no random initialisation, no learning rate.
 """
 from __future__ import annotations
 
@@ -78,10 +80,6 @@ class FitResult:
                         torch.from_numpy(self.translation)[None] if posed else None)
         return out.vertices[0].numpy()
 
-    def expression_by_name(self) -> dict[str, float]:
-        """Expression weights keyed by ICT name (``mouthSmile_L``, ...)."""
-        return {n: float(w) for n, w in zip(ICT_NAMES, self.expression)}
-
     def params(self) -> dict:
         """The fit as plain JSON data (see ``save``)."""
         from scipy.spatial.transform import Rotation
@@ -96,6 +94,9 @@ class FitResult:
                      "pitch_yaw_roll_deg": [round(float(a), 3) for a in (pitch, yaw, roll)]},
             "camera": self.camera.to_dict(),
             "image_size": [self.camera.width, self.camera.height],
+            "conventions": "model: cm, y up, face looking down +z; camera space = R(rotation_axis_angle) @ model "
+                           "+ translation_cm, camera at the origin looking down -z; pixels: x right, y down, "
+                           "pixel centres at integers",
         }
 
     def save(self, folder: str | os.PathLike) -> Path:
@@ -113,7 +114,7 @@ class FitResult:
 
         model = load_model()
         with torch.no_grad():
-            neutral = model(torch.from_numpy(self.identity)[None]).vertices[0].numpy()
+            unexpressed = model(torch.from_numpy(self.identity)[None]).vertices[0].numpy()  # identity only
         posed = self.vertices(posed=True)
         pixels = project(torch.from_numpy(posed), self.camera).numpy()
         overlay = render_overlay(self.image, posed, model.region_faces("narrow_face"), pixels, self.ibug68)
@@ -121,8 +122,8 @@ class FitResult:
                      "mediapipe478": np.round(self.detection.landmarks, 3).tolist()}
         folder = Path(folder)
         with atomic_dir(folder) as tmp:
-            save_mesh(tmp / "mesh.glb", neutral, model, weights=self.expression)
-            save_mesh(tmp / "mesh.obj", neutral, model, weights=self.expression)
+            save_mesh(tmp / "mesh.glb", unexpressed, model, weights=self.expression)
+            save_mesh(tmp / "mesh.obj", unexpressed, model, weights=self.expression)
             (tmp / "params.json").write_text(json.dumps(self.params(), indent=1))
             (tmp / "landmarks.json").write_text(json.dumps(landmarks))
             overlay.save(tmp / "overlay.png")
@@ -273,8 +274,9 @@ def silhouette(corr: Correspondence, theta: torch.Tensor, pose: Pose) -> tuple[t
     perpendicular to the view ray)."""
     y = pose.apply(corr.jaw.points(theta))
     n = corr.jaw_normals @ pose.rotation.T
-    cos = (n * y).sum(1) / y.norm(dim=1)
-    return y, cos.abs() < SILHOUETTE_COS
+    grazing = ((n * y).sum(1) / y.norm(dim=1)).abs()
+    least = float(grazing.kthvalue(min(32, len(grazing))).values)  # never empty, whatever the pose
+    return y, grazing <= max(SILHOUETTE_COS, least)
 
 
 def match_contour(corr: Correspondence, image_points: torch.Tensor, theta: torch.Tensor, pose: Pose,
@@ -292,19 +294,29 @@ def robust_weights(residual: torch.Tensor, scale: float) -> torch.Tensor:
     return torch.clamp(HUBER / e.clamp_min(1e-9), max=1.0)
 
 
-def jaw_landmarks(corr: Correspondence, theta: torch.Tensor, pose: Pose, camera: Camera) -> torch.Tensor:
-    """The 17 iBUG jaw points [17, 2] on the fitted model's outline, as annotators place them: each model
-    jaw landmark that turns away from the camera moves to the closest silhouette point, then the points are
-    spread evenly along the resulting curve (ear to chin, chin to ear), keeping its ends and the chin."""
+def jaw_landmarks(corr: Correspondence, theta: torch.Tensor, pose: Pose, camera: Camera,
+                  outline: torch.Tensor) -> torch.Tensor:
+    """The 17 iBUG jaw points [17, 2], placed as annotators do, on the visible outline of the face: a model
+    jaw landmark that faces the camera moves to the closest point of the detected face ``outline [C, 2]``
+    (a polyline, ear to chin to ear), one that turns away to the closest point of the model's silhouette;
+    then the points are spread evenly along the curve (ear to chin, chin to ear)."""
     y = pose.apply(corr.ibug68.rows(torch.arange(17)).points(theta))
     p = project(y, camera)
     ys, sil = silhouette(corr, theta, pose)
     sil_p = project(ys[sil], camera)
     n = corr.ibug68_normals[:17] @ pose.rotation.T
     facing = ((n * y).sum(1) / y.norm(dim=1)) < -JAW_FACING_COS
-    snapped = sil_p[torch.cdist(p, sil_p).argmin(1)]
-    curve = torch.where(facing[:, None], p, snapped)
+    curve = torch.where(facing[:, None], closest_on_polyline(p, outline), sil_p[torch.cdist(p, sil_p).argmin(1)])
     return torch.cat([resample(curve[:9], 9), resample(curve[8:], 9)[1:]])
+
+
+def closest_on_polyline(points: torch.Tensor, polyline: torch.Tensor) -> torch.Tensor:
+    """The closest point of ``polyline [K, 2]`` to each of ``points [P, 2]`` -> [P, 2]."""
+    a, ab = polyline[:-1], polyline[1:] - polyline[:-1]
+    t = (((points[:, None] - a) * ab).sum(-1) / ab.square().sum(-1).clamp_min(1e-9)).clamp(0, 1)  # [P, K-1]
+    q = a + t[..., None] * ab
+    best = (q - points[:, None]).norm(dim=-1).argmin(1)
+    return q[torch.arange(len(points)), best]
 
 
 def resample(polyline: torch.Tensor, n: int) -> torch.Tensor:
@@ -348,7 +360,7 @@ def fit_detection(det: Detection, camera: Camera, image: np.ndarray, corr: Corre
             weights = torch.cat([base_w, torch.ones(len(contour))]) * rw
 
         ibug = project(pose.apply(corr.ibug68.points(theta)), camera)
-        ibug[:17] = jaw_landmarks(corr, theta, pose, camera)
+        ibug[:17] = jaw_landmarks(corr, theta, pose, camera, lm[corr.outline])
         rotvec = geometry.matrix_to_axis_angle(pose.rotation[None].double())[0]
     return FitResult(theta[:N_ID].numpy(), theta[N_ID:].numpy(), rotvec.float().numpy(),
                      pose.translation.numpy(), camera, det, ibug.numpy(), image)

@@ -13,12 +13,13 @@ ALPHA = 0.45
 
 
 def render_overlay(image: np.ndarray, vertices: np.ndarray, triangles: np.ndarray, pixels: np.ndarray,
-                   landmarks: np.ndarray | None = None) -> Image.Image:
+                   landmarks: np.ndarray | None = None, colour=MESH_RGB, alpha: float = ALPHA) -> Image.Image:
     """The photo with the mesh drawn over it.
 
     image: uint8 [H, W, 3]; vertices: [V, 3] camera space (cm, camera looking down -z); triangles: [F, 3]
     (the part of the mesh to draw); pixels: [V, 2] the vertices projected into the image; landmarks:
-    [K, 2] pixels, drawn as dots. Returns an RGB PIL image of the photo's size.
+    [K, 2] pixels, drawn as dots; colour: RGB of a fully lit surface; alpha: opacity of the mesh. Returns
+    an RGB PIL image of the photo's size.
     """
     tri = vertices[triangles]
     normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -28,7 +29,7 @@ def render_overlay(image: np.ndarray, vertices: np.ndarray, triangles: np.ndarra
     facing = (normal * view).sum(1)  # cosine towards the camera (the light sits at the camera)
     order = np.argsort(tri[:, :, 2].mean(1))  # far (most negative z) first
     order = order[facing[order] > 0]
-    shade = (0.25 + 0.75 * facing[order])[:, None] * MESH_RGB
+    shade = (0.25 + 0.75 * facing[order])[:, None] * np.asarray(colour, np.float64)
 
     h, w = image.shape[:2]
     ss = 2 if max(h, w) < 1000 else 1  # supersample small photos so that edges stay smooth
@@ -36,18 +37,18 @@ def render_overlay(image: np.ndarray, vertices: np.ndarray, triangles: np.ndarra
     mask = Image.new("L", (w * ss, h * ss))
     draw, draw_mask = ImageDraw.Draw(layer), ImageDraw.Draw(mask)
     corners = (pixels[triangles[order]] + 0.5) * ss
-    for poly, colour in zip(corners, shade.astype(np.uint8)):
+    for poly, fill in zip(corners, shade.astype(np.uint8)):
         pts = [tuple(p) for p in poly]
-        draw.polygon(pts, fill=tuple(int(c) for c in colour))
+        draw.polygon(pts, fill=tuple(int(c) for c in fill))
         draw_mask.polygon(pts, fill=255)
     layer = np.asarray(layer.resize((w, h), Image.Resampling.BOX), np.float32)
-    alpha = np.asarray(mask.resize((w, h), Image.Resampling.BOX), np.float32)[..., None] / 255.0 * ALPHA
-    out = Image.fromarray((image * (1 - alpha) + layer * alpha).round().astype(np.uint8))
+    cover = np.asarray(mask.resize((w, h), Image.Resampling.BOX), np.float32)[..., None] / 255.0 * alpha
+    out = Image.fromarray((image * (1 - cover) + layer * cover).round().astype(np.uint8))
 
     if landmarks is not None:
         d = ImageDraw.Draw(out)
         span = landmarks.max(0) - landmarks.min(0)
         r = max(1.2, 0.008 * float(np.sqrt(span[0] * span[1])))  # dots scale with the face, not the photo
-        for x, y in landmarks:
+        for x, y in landmarks + 0.5:  # PIL puts pixel centres at +0.5
             d.ellipse([x - r, y - r, x + r, y + r], fill=(255, 60, 40))
     return out

@@ -65,14 +65,7 @@ def render(model, identity, expression, rotation, translation, camera) -> np.nda
     tris = np.concatenate([model.region_faces(p) for p in parts])
     px = project(torch.from_numpy(v), camera).numpy()
     grey = np.full((camera.height, camera.width, 3), 90, np.uint8)
-    import face3d.overlay as ov
-
-    old = ov.ALPHA, ov.MESH_RGB
-    ov.ALPHA, ov.MESH_RGB = 1.0, np.array([230.0, 190.0, 170.0])
-    try:
-        return np.asarray(render_overlay(grey, v, tris, px))
-    finally:
-        ov.ALPHA, ov.MESH_RGB = old
+    return np.asarray(render_overlay(grey, v, tris, px, colour=(230, 190, 170), alpha=1.0))
 
 
 def test_recovers_pose_and_expression_from_rendered_image(model):
@@ -88,7 +81,9 @@ def test_recovers_pose_and_expression_from_rendered_image(model):
 
 @pytest.fixture(scope="module")
 def astronaut_fit(shared):
-    return fit(shared / "faces" / "astronaut.png")
+    import face3d
+
+    return face3d.fit(shared / "faces" / "astronaut.png")  # the top-level API
 
 
 def test_astronaut_smiles_with_plausible_pose(astronaut_fit):
@@ -161,3 +156,14 @@ def test_fit_is_deterministic(shared):
         b = fit(shared / "faces" / "lfpw_train_image_0002.png", detector=det)
     np.testing.assert_array_equal(a.identity, b.identity)
     np.testing.assert_array_equal(a.ibug68, b.ibug68)
+
+
+def test_focal_length_from_exif(shared, tmp_path):
+    from face3d.camera import exif_focal_35mm
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 50  # FocalLengthIn35mmFilm
+    Image.open(shared / "faces" / "astronaut.png").convert("RGB").save(tmp_path / "e.jpg", exif=exif)
+    assert exif_focal_35mm(tmp_path / "e.jpg") == 50
+    assert exif_focal_35mm(shared / "faces" / "astronaut.png") is None
+    assert Camera.for_image(512, 384, 50).focal == pytest.approx(50 / 36 * 512)

@@ -75,8 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     push_ms = np.array(push_times) * 1e3
     lat_ms = np.array(latencies) * 1e3
 
-    print(f"threads {args.threads}, {seconds:.0f} s of speech, medians of {args.repeats} runs")
-    print(f"offline total (decode + features + model + alive): {t_all * 1e3:8.1f} ms  {seconds / t_all:7.0f}x real time")
+    load = os.getloadavg()[0]
+    print(f"threads {args.threads}, {seconds:.0f} s of speech, medians of {args.repeats} runs, "
+          f"load average {load:.1f} on {os.cpu_count()} cores (other jobs slow every figure here)")
+    print(f"offline total (decode + features + model + alive): {t_all * 1e3:8.1f} ms  "
+          f"{seconds / t_all:7.0f}x real time")
     print(f"  log-mel features only:                          {t_feat * 1e3:8.1f} ms  {seconds / t_feat:7.0f}x")
     print(f"  model only:                                     {t_model * 1e3:8.1f} ms  {seconds / t_model:7.0f}x")
     print(f"streaming, 20 ms pushes: compute per push median {np.median(push_ms):.2f} ms, "

@@ -328,7 +328,8 @@ def augment_item(out: Path, task: tuple[str, int, int]) -> str:
 # ---------------------------------------------------------------- driver
 
 def _run(tasks: list, fn, out: Path, jobs: int, label: str) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
     if not tasks:
         return
     columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -14,11 +14,15 @@ MediaPipe puts a point and where the canonical-mesh registration put it.
 
     FACE3D_HOME=... python tools/build_correspondence.py [--shared ../shared] [-o assets/correspondence.npz]
 
+(About 3 minutes on 2 cores: it decodes the videos and fits ~250 faces three times. Deterministic.)
+
 Stored arrays (468 = MediaPipe mesh points; the 10 iris points are not used by the fit):
     triangles int32 [468, 3]       ICT vertex ids of the triangle each point lies in
     barycentric float32 [468, 3]   its barycentric coordinates there
     weights float32 [468]          fitting weight of each point (0 = unused)
     contour int32 [C]              MediaPipe ids of the lower face outline (silhouette points)
+    outline int32 [K]              MediaPipe ids of the face outline from temple to temple through the chin,
+                                   in order (a polyline: where the iBUG jaw points are placed)
     mediapipe68 int32 [68]         MediaPipe ids of the iBUG-68 points (published table, raw baseline)
     jaw_candidates int32 [J]       ICT vertex ids that can form the jaw silhouette
     ibug68_triangles int32 [68, 3], ibug68_barycentric float32 [68, 3]
@@ -55,6 +59,7 @@ MEDIAPIPE_68 = [
 # MediaPipe's FACEMESH_FACE_OVAL, as a loop starting at the top of the forehead.
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
              148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+OUTLINE = FACE_OVAL[6:31]  # 389 (temple) ... 152 (chin) ... 162 (other temple)
 CONTOUR_FROM_Y = 1.0  # cm (canonical mesh): oval points below this height are silhouette (cheek/jaw) points
 OVAL_WEIGHT = 0.3  # the upper oval runs along the hairline, which MediaPipe places loosely
 IBUG68_FROM_MEDIAPIPE = slice(36, 68)  # eyes and lips
@@ -226,6 +231,7 @@ def build(shared: Path) -> dict[str, np.ndarray]:
     print(f"similarity scale {s:.3f}; surface gap median {np.median(err):.3f} cm, max {err.max():.3f} cm; "
           f"anchor error median {np.median(anchor_err):.3f} cm, max {anchor_err.max():.3f} cm")
     arrays = dict(triangles=triangles, barycentric=bary, weights=weights, contour=contour.astype(np.int32),
+                  outline=np.array(OUTLINE, np.int32),
                   mediapipe68=np.array(MEDIAPIPE_68, np.int32), jaw_candidates=jaw_candidates(model))
     arrays = refine(model, with_ibug68(model, arrays), sample_faces(shared))
     return with_ibug68(model, arrays)

@@ -34,35 +34,38 @@ class Alive:
 
     def __init__(self, fps: float, seed: int = 0):
         self.fps = fps
-        self.rng = np.random.default_rng(seed)
+        # one generator per event stream, so that their draws never interleave differently per chunking
+        self.blink_rng, self.gaze_rng, self.drift_rng = (
+            np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
         self.frame = 0
         self.blinks: list[tuple[float, float, float]] = []  # (start s, duration s, depth)
-        self.next_blink = self.rng.uniform(0.5, 3.0)
+        self.next_blink = self.blink_rng.uniform(0.5, 3.0)
         self.gaze: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]  # (start s, x, y)
-        self.next_gaze = self.rng.uniform(0.4, 3.0)
+        self.next_gaze = self.gaze_rng.uniform(0.4, 3.0)
         # speech activity low-pass (~0.4 s) and brow drift low-pass (~2 s), as first-order IIR filters
         self.a_speech = np.exp(-1.0 / (0.4 * fps))
         self.a_drift = np.exp(-1.0 / (2.0 * fps))
         self.zi_speech = np.zeros(1)
         self.zi_drift = np.zeros(1)
-        self.drift_noise = np.random.default_rng(self.rng.integers(1 << 62))
 
     def _schedule(self, until: float) -> None:
         """Draw blink and gaze events up to time ``until`` (s)."""
         while self.next_blink <= until:
             t = self.next_blink
-            dur = self.rng.uniform(0.15, 0.25)
-            self.blinks.append((t, dur, self.rng.uniform(0.9, 1.0)))
-            if self.rng.random() < 0.12:  # double blink
-                self.blinks.append((t + dur + self.rng.uniform(0.08, 0.2), self.rng.uniform(0.15, 0.2), 0.9))
-            self.next_blink = self.blinks[-1][0] + np.clip(self.rng.lognormal(np.log(3.5), 0.4), 1.5, 7.0)
+            rng = self.blink_rng
+            dur = rng.uniform(0.15, 0.25)
+            self.blinks.append((t, dur, rng.uniform(0.9, 1.0)))
+            if rng.random() < 0.12:  # double blink
+                self.blinks.append((t + dur + rng.uniform(0.08, 0.2), rng.uniform(0.15, 0.2), 0.9))
+            self.next_blink = self.blinks[-1][0] + np.clip(rng.lognormal(np.log(3.5), 0.4), 1.5, 7.0)
         while self.next_gaze <= until:
-            r = self.rng.uniform(0, 1) ** 0.7 * 0.22
-            phi = self.rng.uniform(0, 2 * np.pi)
-            # every other fixation returns near the centre (the listener / camera)
-            scale = 0.25 if self.rng.random() < 0.5 else 1.0
+            rng = self.gaze_rng
+            r = rng.uniform(0, 1) ** 0.7 * 0.22
+            phi = rng.uniform(0, 2 * np.pi)
+            # about every other fixation returns near the centre (the listener / camera)
+            scale = 0.25 if rng.random() < 0.5 else 1.0
             self.gaze.append((self.next_gaze, scale * r * np.cos(phi), scale * r * np.sin(phi) * 0.6))
-            self.next_gaze += self.rng.uniform(0.4, 3.0)
+            self.next_gaze += rng.uniform(0.4, 3.0)
 
     def _blink_curve(self, t: np.ndarray) -> np.ndarray:
         out = np.zeros_like(t)
@@ -102,7 +105,7 @@ class Alive:
         speech = frames[:, _SPEECH].mean(1)
         act, self.zi_speech = lfilter([1 - self.a_speech], [1, -self.a_speech], speech, zi=self.zi_speech)
         drift, self.zi_drift = lfilter([1 - self.a_drift], [1, -self.a_drift],
-                                       self.drift_noise.normal(0, 1, n), zi=self.zi_drift)
+                                       self.drift_rng.normal(0, 1, n), zi=self.zi_drift)
         raise_ = np.clip(0.6 * act + 0.35 * drift + 0.03, 0, 0.3)
         out[:, _BROW_INNER] = np.maximum(out[:, _BROW_INNER], raise_[:, None])
         out[:, _BROW_OUTER] = np.maximum(out[:, _BROW_OUTER], 0.6 * raise_[:, None])

@@ -6,6 +6,7 @@ training, offline and streaming inference compute identical features.
 """
 from __future__ import annotations
 
+import functools
 import os
 import wave
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import av
 import librosa
 import numpy as np
+import scipy.fft
 
 from face3d.errors import BadInput
 
@@ -116,13 +118,21 @@ class LogMel:
         """Frames computable from ``n_samples`` samples."""
         return 0 if n_samples < self.win else 1 + (n_samples - self.win) // self.hop
 
+    @functools.cached_property
+    def _filters(self) -> tuple[np.ndarray, np.ndarray]:
+        """(Hann window [win], mel filterbank [n_fft // 2 + 1, n_mels]), built once per instance."""
+        fb = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
+        return librosa.filters.get_window("hann", self.win, fftbins=True).astype(np.float32), fb.T.copy()
+
     def __call__(self, audio: np.ndarray) -> np.ndarray:
-        """float32 [n] 16 kHz -> float32 [n_frames(n), n_mels] natural-log mel power."""
+        """float32 [n] 16 kHz -> float32 [n_frames(n), n_mels] natural-log mel power (= librosa's
+        ``melspectrogram(center=False)``, computed here with a cached filterbank: it is called per chunk)."""
         n = self.n_frames(len(audio))
         if n == 0:
             return np.zeros((0, self.n_mels), np.float32)
-        audio = np.ascontiguousarray(audio[: self.win + (n - 1) * self.hop], np.float32)
-        mel = librosa.feature.melspectrogram(
-            y=audio, sr=SAMPLE_RATE, n_fft=self.n_fft, win_length=self.win, hop_length=self.hop,
-            center=False, n_mels=self.n_mels, fmin=self.fmin, fmax=self.fmax)
-        return np.log(mel.T + self.floor).astype(np.float32)
+        window, fb = self._filters
+        frames = librosa.util.frame(np.ascontiguousarray(audio, np.float32), frame_length=self.win,
+                                    hop_length=self.hop, axis=0)[:n]
+        spec = scipy.fft.rfft(frames * window, n=self.n_fft, axis=1, workers=1)
+        power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+        return np.log(power @ fb + self.floor).astype(np.float32)

@@ -88,7 +88,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor, past: tuple | None, keep: int):
         """x [B, n, dim]; bias [heads, n, m] (m = past + n, -inf outside the band);
-        past (k, v) [B, heads, p, dh] or None. Returns (x [B, n, dim], (k, v) of the last ``keep`` keys)."""
+        past (k, v) [B, heads, p, dh] or None. Returns (x [B, n, dim], (k, v) of the last ``keep`` >= 1 keys)."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         if past is not None:
@@ -96,7 +96,7 @@ class Block(nn.Module):
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
         x = x + self.drop(self.proj(a.transpose(1, 2).reshape(b, n, d)))
         x = x + self.drop(self.ff(self.norm2(x)))
-        return x, (k[:, :, -keep:], v[:, :, -keep:]) if keep else (k[:, :, :0], v[:, :, :0])
+        return x, (k[:, :, -keep:], v[:, :, -keep:])
 
 
 class Audio2Face(nn.Module):

@@ -50,7 +50,7 @@ class Streamer:
         self.state = self.model.start()
         self._audio = np.zeros(PAD_SAMPLES, np.float32)  # samples not yet turned into mel frames
         self._samples = 0  # real samples pushed
-        self._tokens: list[np.ndarray] = []  # model outputs not yet passed by the frame clock
+        self._tokens = np.zeros((0, N_OUT), np.float32)  # model outputs not yet passed by the frame clock
         self._token0 = -self.model.cfg.delay  # face-time index (x 20 ms) of self._tokens[0]
         self._frame = 0  # next frame index to emit
 
@@ -61,30 +61,27 @@ class Streamer:
         if n:
             mel = torch.from_numpy(self.mel(buf))[None]
             w, self.state = self.model.step(mel, self.state)
-            self._tokens.extend(w[0].numpy())
+            self._tokens = np.concatenate([self._tokens, w[0].numpy()])
             buf = buf[n * self.mel.hop:]
         self._audio = buf
 
     def _emit(self, last_time: float) -> np.ndarray:
-        """Frames up to ``last_time`` s that the held tokens can interpolate."""
-        out = []
-        while True:
-            t = self._frame / self.fps
-            if t > last_time + 1e-9:
-                break
-            pos = t * TOKEN_HZ - self._token0  # fractional index into self._tokens
-            j = int(np.floor(pos))
-            if j + 1 >= len(self._tokens):
-                break
-            a = pos - j
-            out.append((1 - a) * self._tokens[j] + a * self._tokens[j + 1])
-            self._frame += 1
-        # Drop tokens that no future frame can need (keep the one below the next frame time).
+        """Frames up to ``last_time`` s that the held tokens can interpolate, [k, 53]."""
+        # frame f (time f / fps) lies between tokens j and j + 1, j = floor(f / fps * 50 - token0)
+        limit = min((len(self._tokens) - 1 + self._token0) / TOKEN_HZ, last_time)  # last time both exist
+        count = max(0, int(np.floor(limit * self.fps + 1e-9)) + 1 - self._frame)
+        if count == 0 or len(self._tokens) < 2:
+            return np.zeros((0, N_OUT), np.float32)
+        pos = (self._frame + np.arange(count)) / self.fps * TOKEN_HZ - self._token0
+        j = np.minimum(np.floor(pos).astype(int), len(self._tokens) - 2)
+        a = (pos - j)[:, None].astype(np.float32)
+        frames = (1 - a) * self._tokens[j] + a * self._tokens[j + 1]
+        self._frame += count
+        # drop tokens no later frame needs (keep the one just below the next frame time)
         drop = max(0, int(np.floor(self._frame / self.fps * TOKEN_HZ - self._token0)))
-        del self._tokens[:drop]
+        self._tokens = self._tokens[drop:]
         self._token0 += drop
-        frames = np.asarray(out, np.float32).reshape(-1, N_OUT)
-        return self.alive(frames) if self.alive is not None and len(frames) else frames
+        return self.alive(frames) if self.alive is not None else frames
 
     def push(self, audio: np.ndarray) -> np.ndarray:
         """Feed float32 [n] 16 kHz mono samples; returns the frames now complete, [k, 53]."""
@@ -98,7 +95,7 @@ class Streamer:
         duration = self._samples / SAMPLE_RATE
         tail = int(round((self.model.cfg.lookahead_s + 2 / TOKEN_HZ) * SAMPLE_RATE))
         self._advance(np.zeros(tail, np.float32))
-        return self._emit(duration - 1e-9)
+        return self._emit(duration - 1e-6)
 
     def run(self, chunks: Iterable[np.ndarray]) -> np.ndarray:
         """Offline: all frames for an iterable of chunks, [T, 53] with T = ceil(duration * fps)."""

@@ -52,14 +52,14 @@ GROUP_NAMES = tuple(GROUPS)
 TAU = {"jaw": (0.06, 0.05), "lips": (0.04, 0.035), "round": (0.12, 0.05), "spread": (0.07, 0.06)}
 REST_DOMINANCE = 0.02
 JAW_OMEGA = 45.0  # rad/s: jaw natural frequency (critically damped)
-BILABIALS = ("p", "b", "m")
 
 # viseme: (phones, targets, dominance for jaw/lips/round/spread)
-_V = {
+VISEMES = {
     "sil": ("sil", {}, (0.7, 0.7, 0.7, 0.7)),
     "PBM": ("p b m", {"jawOpen": 0.06, "mouthClose": 0.06, "mouthPress": 0.35, "mouthRollLower": 0.1,
                       "mouthRollUpper": 0.05}, (0.7, 1.0, 0.2, 0.3)),
-    "FV": ("f v", {"jawOpen": 0.08, "mouthRollLower": 0.45, "mouthShrugLower": 0.15, "mouthUpperUp": 0.2}, (0.9, 0.95, 0.2, 0.3)),
+    "FV": ("f v", {"jawOpen": 0.08, "mouthRollLower": 0.45, "mouthShrugLower": 0.15, "mouthUpperUp": 0.2},
+           (0.9, 0.95, 0.2, 0.3)),
     "TH": ("th dh", {"jawOpen": 0.15, "mouthUpperUp": 0.08, "mouthLowerDown": 0.1}, (0.5, 0.5, 0.1, 0.2)),
     "TDNL": ("t d n l", {"jawOpen": 0.16, "mouthStretch": 0.08, "mouthLowerDown": 0.05}, (0.4, 0.3, 0.1, 0.2)),
     "SZ": ("s z", {"jawOpen": 0.06, "mouthStretch": 0.2, "mouthSmile": 0.1, "mouthUpperUp": 0.1,
@@ -101,7 +101,7 @@ def _tables() -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray]:
         for name in names:
             group_of[_channel_indices(name)] = g
     phone_row, targets, dominance = {}, [], []
-    for row, (phones, tgt, dom) in enumerate(_V.values()):
+    for row, (phones, tgt, dom) in enumerate(VISEMES.values()):
         w = np.zeros(len(ICT_NAMES), np.float32)
         for name, v in tgt.items():
             w[_channel_indices(name)] = v
