@@ -3,17 +3,18 @@
 The shipped ``assets/audio2face.pt`` was made with (2-core CPU, no GPU; a GPU is used when present)::
 
     nice -n 5 .venv/bin/python tools/train_audio.py --corpus /work/data/corpus --out assets/audio2face.pt \\
-        --steps 4000 --seed 0
+        --steps 6000 --seed 0
 
 Per corpus item (``manifest.jsonl``): log-mel of the 16 kHz audio (prefixed by ``PAD_SAMPLES`` zeros, as at
 inference), and a target per 50 Hz model token at its face time ``(k - delay) / 50`` s: from the phone
 timings through ``face3d.audio.visemes.phones_to_weights`` (all 53 channels supervised), or from the
 item's ``targets.npy`` curves, linearly resampled, with its ``mask`` (FACEGOOD: only the channels that
-carry data are supervised). Training: random crops of ``--crop`` seconds, random gain (+-12 dB) and one
+carry data are supervised). Training: random crops of ``--crop`` seconds (running up to a quarter
+crop past an item's ends into digital silence, target: the rest pose), random gain (+-12 dB) and one
 mel-band mask as augmentation, masked L1 on the weights + L1 on their frame-to-frame velocity, AdamW with
 warm-up and cosine decay, fixed seed; plus an L1 on the mean face's inner-lip gap in cm (see
-``loss_fn``). Speakers listed by ``--val-speakers`` (default: none, then a seeded 3 % of items) are held
-out and their loss is printed. Output is written atomically.
+``loss_fn``). Speakers listed by ``--val-speakers`` (default: none, then a seeded 3 % of utterances with their
+augmented copies) are held out and their loss is printed. Output is written atomically.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from face3d.audio import model as a2f  # noqa: E402
 from face3d.audio.features import load_audio  # noqa: E402
-from eval_lipsync import lip_gap_coefficients  # noqa: E402
+from eval_lipsync import CLOSED_CM, lip_gap_coefficients  # noqa: E402
 
 
 def _progress() -> Progress:
@@ -72,14 +73,15 @@ def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
                 bar.advance(task)
                 continue
             targets, mask = token_targets(r, root, n_tok, cfg.delay)
-            items.append(dict(name=r["name"], speaker=r.get("speaker") or "", source=r.get("source") or "",
+            group = (r.get("aug") or {}).get("base") or r["name"]  # an item and its augmented copies
+            items.append(dict(name=r["name"], group=group, speaker=r.get("speaker") or "",
                               mel=mel.astype(np.float16), targets=targets, mask=mask))
             bar.update(task, advance=1, info=r["name"])
     return items
 
 
 class Batches:
-    """Random crops: mel [B, C, n_mels], targets [B, C, 53], weight [B, C, 53] (mask x valid)."""
+    """Random crops: mel [B, C, n_mels], targets [B, C, 53], weight [B, C, 53] (the item's channel mask)."""
 
     def __init__(self, items: list[dict], crop_tokens: int, batch: int, silence: float, seed: int):
         self.items, self.crop, self.batch, self.silence = items, crop_tokens, batch, silence
@@ -92,14 +94,16 @@ class Batches:
         mel = np.full((self.batch, c, n_mels), self.silence, np.float32)
         tgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
         wgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
+        margin = c // 4
         for b, i in enumerate(self.rng.choice(len(self.items), self.batch, p=self.p)):
             it = self.items[i]
             n = len(it["targets"])
-            s = int(self.rng.integers(0, max(1, n - c + 1)))
-            k = min(c, n - s)
-            mel[b, :k] = it["mel"][s: s + k]
-            tgt[b, :k] = it["targets"][s: s + k]
-            wgt[b, :k] = it["mask"]
+            # crops may run up to c/4 past either end: digital silence there, with the rest pose as target
+            s = int(self.rng.integers(-margin, max(1 - margin, n - c + margin + 1)))
+            lo, hi = max(s, 0), min(s + c, n)
+            mel[b, lo - s: hi - s] = it["mel"][lo:hi]
+            tgt[b, lo - s: hi - s] = it["targets"][lo:hi]
+            wgt[b] = it["mask"]
         return torch.from_numpy(mel), torch.from_numpy(tgt), torch.from_numpy(wgt)
 
 
@@ -115,20 +119,24 @@ def augment(mel: torch.Tensor, floor: float, gen: torch.Generator) -> torch.Tens
     return torch.where(band[:, None, :], mel.mean(dim=(1, 2), keepdim=True), mel)
 
 
-def loss_fn(pred: torch.Tensor, tgt: torch.Tensor, wgt: torch.Tensor, vel_weight: float,
-            gap: torch.Tensor, gap_weight: float) -> torch.Tensor:
-    """Masked L1 on weights + on their frame-to-frame differences + on the mesh's inner-lip gap (cm).
+def loss_fn(pred: torch.Tensor, tgt: torch.Tensor, wgt: torch.Tensor, args, gap: tuple[float, torch.Tensor]):
+    """Masked L1 on weights + on their frame-to-frame differences + two terms on the mesh's inner-lip gap.
 
-    pred, tgt, wgt [B, C, 53]; gap [53] lip-gap coefficients (``eval_lipsync.lip_gap_coefficients``): the
-    gap term is what makes p/b/m close and silences rest shut; it counts where every channel that moves
-    the lips is supervised.
+    pred, tgt, wgt [B, C, 53]; gap = (gap0 cm, d [53]) from ``eval_lipsync.lip_gap_coefficients``. The gap
+    terms count where every channel that moves the lips is supervised: an L1 on the gap (cm), and a hinge
+    that pushes the gap below 0.1 cm wherever the target's lips are closed (p/b/m, rest): a missed closure
+    is the most visible lip-sync error, and the plain L1 averages it away.
     """
     pos = (wgt * (pred - tgt).abs()).sum() / wgt.sum().clamp_min(1)
     w2 = wgt[:, 1:] * wgt[:, :-1]
     vel = (w2 * ((pred[:, 1:] - pred[:, :-1]) - (tgt[:, 1:] - tgt[:, :-1])).abs()).sum() / w2.sum().clamp_min(1)
-    gw = wgt[..., gap.abs() > 0.05].amin(-1)
-    lips = (gw * ((pred - tgt) @ gap).abs()).sum() / gw.sum().clamp_min(1)
-    return pos + vel_weight * vel + gap_weight * lips
+    gap0, d = gap
+    gw = wgt[..., d.abs() > 0.05].amin(-1)
+    pred_gap, tgt_gap = gap0 + pred @ d, gap0 + tgt @ d
+    lips = (gw * (pred_gap - tgt_gap).abs()).sum() / gw.sum().clamp_min(1)
+    cw = gw * (tgt_gap < CLOSED_CM)
+    close = (cw * torch.relu(pred_gap - 0.1)).sum() / cw.sum().clamp_min(1)
+    return pos + args.vel_weight * vel + args.gap_weight * lips + args.close_weight * close
 
 
 @torch.no_grad()
@@ -149,12 +157,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, required=True, help="folder with manifest.jsonl")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "assets" / "audio2face.pt")
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop", type=float, default=3.2, help="seconds per training crop")
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--vel-weight", type=float, default=1.0)
-    ap.add_argument("--gap-weight", type=float, default=0.2, help="weight of the lip-gap L1 (cm)")
+    ap.add_argument("--gap-weight", type=float, default=0.5, help="weight of the lip-gap L1 (cm)")
+    ap.add_argument("--close-weight", type=float, default=1.0, help="weight of the closed-lips hinge (cm)")
     ap.add_argument("--val-speakers", default="", help="comma-separated speakers to hold out")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N manifest items (smoke tests)")
     ap.add_argument("--seed", type=int, default=0)
@@ -168,7 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     items = load_corpus(args.corpus, cfg, args.limit)
     rng = np.random.default_rng(args.seed)
     held = set(filter(None, args.val_speakers.split(",")))
-    is_val = [(it["speaker"] in held) if held else rng.random() < 0.03 for it in items]
+    groups = sorted({it["group"] for it in items})
+    val_groups = set(np.array(groups)[rng.random(len(groups)) < 0.03])
+    is_val = [(it["speaker"] in held) if held else it["group"] in val_groups for it in items]
     train = [it for it, v in zip(items, is_val) if not v]
     val = [it for it, v in zip(items, is_val) if v]
     print(f"{len(train)} training / {len(val)} held-out items, "
@@ -182,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     floor = model.features.floor
     batches = Batches(train, int(args.crop * a2f.TOKEN_HZ), args.batch, math.log(floor), args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    gap = torch.from_numpy(lip_gap_coefficients()[1]).to(device)
+    gap0, d = lip_gap_coefficients()
+    gap = (gap0, torch.from_numpy(d).to(device))
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warm = max(1, min(300, args.steps // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -193,8 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         for step in range(args.steps):
             mel, tgt, wgt = batches()
             mel = augment(mel, floor, gen)
-            loss = loss_fn(model(mel.to(device)), tgt.to(device), wgt.to(device), args.vel_weight,
-                           gap, args.gap_weight)
+            loss = loss_fn(model(mel.to(device)), tgt.to(device), wgt.to(device), args, gap)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
