@@ -1,4 +1,4 @@
-"""Small geometry ops on batched torch tensors: rotations, rigid transforms, projection, normals."""
+"""Small geometry ops: rotations and rigid transforms on batched torch tensors, vertex normals."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,17 +39,6 @@ def rigid_transform(vertices: torch.Tensor, rotation: torch.Tensor | None = None
     if translation is not None:
         vertices = vertices + translation[:, None, :]
     return vertices
-
-
-def project(points: torch.Tensor, focal: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
-    """Pinhole projection for a camera at the origin looking down -z with image y pointing down.
-
-    ``points [B,N,3]`` camera space (cm, z < 0 in front), ``focal [B]`` pixels, ``center [B,2]`` pixels
-    -> ``[B,N,2]`` pixel coordinates.
-    """
-    z = (-points[..., 2:3]).clamp_min(1e-6)
-    xy = points[..., :2] / z * focal.reshape(-1, 1, 1)
-    return torch.stack([xy[..., 0], -xy[..., 1]], -1) + center[:, None, :]
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
