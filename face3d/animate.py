@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -25,7 +26,12 @@ TIMECODE_FPS = 30  # Live Link Face timecodes count 30 frames a second; faster r
 
 
 def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = True) -> np.ndarray:
-    """[T, 53] ICT weights (frame i at i / fps s, T = ceil(duration * fps)) for an audio file."""
+    """[T, 53] ICT weights (frame i at i / fps s, T = ceil(duration * fps)) for an audio file.
+
+    Sets torch to one thread: the model's small matrices gain nothing from more, and on a busy machine
+    OpenMP threads waiting for each other cost several times the work itself.
+    """
+    torch.set_num_threads(1)
     streamer = Streamer(fps=fps, seed=seed)
     total = audio_duration(audio_path)
     out = []
@@ -88,8 +94,6 @@ def animate(audio_path, glb=None, csv=None, face_dir=None, fps: int = 30, seed: 
     weights = speech_weights(audio_path, fps, seed, progress)
     written = []
     if glb is not None:
-        import torch
-
         from face3d.export import save_mesh
         from face3d.model import load_model
 

@@ -1,6 +1,8 @@
 """Speed and latency of speech -> face on this machine (medians of repeated runs).
 
-    .venv/bin/python tools/bench_audio.py [--threads 2] [--repeats 5]
+    .venv/bin/python tools/bench_audio.py [--repeats 5]
+
+One torch thread, as ``face3d animate`` uses (see ``face3d.animate.speech_weights``).
 
 - offline: ``face3d.animate.speech_weights`` on a 60 s clip (the 20 ARCTIC slt utterances of
   ``../shared/speech/arctic`` joined; decoding, log-mel features, model and procedural motion included),
@@ -41,11 +43,10 @@ def _median_time(fn, repeats: int) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--fps", type=int, default=30)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
 
     clips = sorted((SHARED / "speech" / "arctic" / "slt").glob("*.wav"))
     audio = np.concatenate([load_audio(p) for p in clips])[: 60 * SAMPLE_RATE]
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     lat_ms = np.array(latencies) * 1e3
 
     load = os.getloadavg()[0]
-    print(f"threads {args.threads}, {seconds:.0f} s of speech, medians of {args.repeats} runs, "
+    print(f"1 torch thread, {seconds:.0f} s of speech, medians of {args.repeats} runs, "
           f"load average {load:.1f} on {os.cpu_count()} cores (other jobs slow every figure here)")
     print(f"offline total (decode + features + model + alive): {t_all * 1e3:8.1f} ms  "
           f"{seconds / t_all:7.0f}x real time")
