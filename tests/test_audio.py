@@ -141,7 +141,7 @@ def test_speech_moves_the_jaw_and_silence_rests(model, speech):
     assert 0 <= w.min() and w.max() <= 1
     assert w[:, JAW].max() > 0.15 and w[:, JAW].std() > 0.03
     silent = Streamer(model, alive=False).run([np.zeros(2 * SAMPLE_RATE, np.float32)])
-    assert silent[:, JAW].max() < 0.08
+    assert silent[:, JAW].max() < 0.05  # digital silence: relaxed closed mouth
     clipped = Streamer(model, alive=False).run([np.clip(speech * 30, -1, 1)])
     assert np.isfinite(clipped).all() and clipped[:, JAW].max() > 0.1
 

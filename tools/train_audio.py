@@ -1,9 +1,10 @@
 """Train the speech -> face transformer (``face3d.audio.model``) on the corpus built by ``tools/build_corpus.py``.
 
-The shipped ``assets/audio2face.pt`` was made with (2-core CPU, no GPU; a GPU is used when present)::
+The shipped ``assets/audio2face.pt`` was made with (2-core CPU shared with other jobs, no GPU; 16 min;
+a GPU is used when present), on the corpus of ``tools/build_corpus.py --out /work/data/corpus`` (defaults)::
 
-    nice -n 5 .venv/bin/python tools/train_audio.py --corpus /work/data/corpus --out assets/audio2face.pt \\
-        --steps 6000 --seed 0
+    nice -n 5 .venv/bin/python tools/train_audio.py --corpus /work/data/corpus --out assets/audio2face.pt \
+        --steps 5000 --seed 0
 
 Per corpus item (``manifest.jsonl``): log-mel of the 16 kHz audio (prefixed by ``PAD_SAMPLES`` zeros, as at
 inference), and a target per 50 Hz model token at its face time ``(k - delay) / 50`` s: from the phone
@@ -11,10 +12,10 @@ timings through ``face3d.audio.visemes.phones_to_weights`` (all 53 channels supe
 item's ``targets.npy`` curves, linearly resampled, with its ``mask`` (FACEGOOD: only the channels that
 carry data are supervised). Training: random crops of ``--crop`` seconds (running up to a quarter
 crop past an item's ends into digital silence, target: the rest pose), random gain (+-12 dB) and one
-mel-band mask as augmentation, masked L1 on the weights + L1 on their frame-to-frame velocity, AdamW with
-warm-up and cosine decay, fixed seed; plus an L1 on the mean face's inner-lip gap in cm (see
-``loss_fn``). Speakers listed by ``--val-speakers`` (default: none, then a seeded 3 % of utterances with their
-augmented copies) are held out and their loss is printed. Output is written atomically.
+mel-band mask as augmentation; loss: masked L1 on the weights + L1 on their frame-to-frame velocity +
+two terms on the mean face's inner-lip gap in cm (see ``loss_fn``); AdamW with warm-up and cosine
+decay, fixed seed. Speakers listed by ``--val-speakers`` (default: none, then a seeded 3 % of utterances
+with their augmented copies) are held out and their loss is printed. Output is written atomically.
 """
 from __future__ import annotations
 
@@ -157,13 +158,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, required=True, help="folder with manifest.jsonl")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "assets" / "audio2face.pt")
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--crop", type=float, default=3.2, help="seconds per training crop")
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--vel-weight", type=float, default=1.0)
-    ap.add_argument("--gap-weight", type=float, default=0.5, help="weight of the lip-gap L1 (cm)")
-    ap.add_argument("--close-weight", type=float, default=1.0, help="weight of the closed-lips hinge (cm)")
+    ap.add_argument("--gap-weight", type=float, default=0.2, help="weight of the lip-gap L1 (cm)")
+    ap.add_argument("--close-weight", type=float, default=0.3, help="weight of the closed-lips hinge (cm)")
     ap.add_argument("--val-speakers", default="", help="comma-separated speakers to hold out")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N manifest items (smoke tests)")
     ap.add_argument("--seed", type=int, default=0)
