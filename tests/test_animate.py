@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pygltflib
@@ -16,20 +14,10 @@ import torch
 from face3d.animate import timecodes
 from face3d.audio.features import SAMPLE_RATE, load_audio
 from face3d.cli import main
-from face3d.errors import AssetMissing
 from face3d.names import LIVELINK_COLUMNS, ict_target_names
+from conftest import SHARED
 
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 CLIP = SHARED / "speech" / "other" / "arctic_a0007.wav"
-
-
-@pytest.fixture(scope="module")
-def face_model():
-    from face3d.model import load_model
-    try:
-        return load_model()
-    except AssetMissing as e:
-        pytest.skip(str(e))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +40,7 @@ def _read_accessor(gltf: pygltflib.GLTF2, index: int) -> np.ndarray:
     return np.frombuffer(data, np.float32, acc.count * n).reshape(acc.count, n)
 
 
-def test_animate_writes_glb_and_livelink_csv(tmp_path, clip, face_model, capsys):
+def test_animate_writes_glb_and_livelink_csv(tmp_path, clip, model, capsys):
     glb, table = tmp_path / "talk.glb", tmp_path / "talk.csv"
     assert main(["animate", "--audio", str(clip), "-o", str(glb), "--csv", str(table)]) == 0
     assert capsys.readouterr().out.split() == [str(glb), str(table)]
@@ -82,7 +70,7 @@ def test_animate_writes_glb_and_livelink_csv(tmp_path, clip, face_model, capsys)
     assert np.all(arkit[:, LIVELINK_COLUMNS.index("TongueOut")] == 0)
 
 
-def test_animate_60fps_with_fitted_face(tmp_path, clip, face_model):
+def test_animate_60fps_with_fitted_face(tmp_path, clip, model):
     fit = tmp_path / "fit"
     fit.mkdir()
     identity = np.random.default_rng(0).normal(size=100)
@@ -95,8 +83,8 @@ def test_animate_60fps_with_fitted_face(tmp_path, clip, face_model):
     assert rows[1][0] == "00:00:00:00.500" and rows[2][0] == "00:00:00:01.000"
     gltf = pygltflib.GLTF2().load(str(glb))
     acc = gltf.accessors[gltf.meshes[0].primitives[0].attributes.POSITION]
-    mean = face_model.neutral.numpy() * 0.01  # glTF metres
-    fitted = face_model.blend(torch.from_numpy(identity).float()[None])[0].numpy() * 0.01
+    mean = model.neutral.numpy() * 0.01  # glTF metres
+    fitted = model.blend(torch.from_numpy(identity).float()[None])[0].numpy() * 0.01
     assert np.allclose(acc.max, fitted.max(0), atol=1e-5) and not np.allclose(acc.max, mean.max(0), atol=1e-3)
 
 

@@ -1,7 +1,6 @@
 """Speech model: audio decoding, bounds, causality, streaming == offline, liveliness, bad input."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import av
@@ -16,8 +15,8 @@ from face3d.audio.model import N_OUT, Audio2Face, Config
 from face3d.audio.stream import WEIGHTS, Streamer, load_default
 from face3d.errors import BadInput
 from face3d.names import ICT_NAMES
+from conftest import SHARED
 
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 CLIP = SHARED / "speech" / "other" / "arctic_a0007.wav"
 JAW = ICT_NAMES.index("jawOpen")
 
