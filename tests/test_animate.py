@@ -23,8 +23,7 @@ CLIP = SHARED / "speech" / "other" / "arctic_a0007.wav"
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """The acceptance clip cut to 2 s (keeps the test fast) and written at 44.1 kHz stereo."""
-    if not CLIP.exists():
-        pytest.skip(f"{CLIP} not found (set FACE3D_SHARED)")
+    assert CLIP.exists(), f"{CLIP} not found (set FACE3D_SHARED)"
     x = load_audio(CLIP)[: 2 * SAMPLE_RATE]
     path = tmp_path_factory.mktemp("clip") / "speech.flac"
     up = np.interp(np.arange(int(len(x) * 44100 / SAMPLE_RATE)) * SAMPLE_RATE / 44100, np.arange(len(x)), x)

@@ -29,8 +29,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def speech():
-    if not CLIP.exists():
-        pytest.skip(f"{CLIP} not found (set FACE3D_SHARED)")
+    assert CLIP.exists(), f"{CLIP} not found (set FACE3D_SHARED)"
     return load_audio(CLIP)
 
 
