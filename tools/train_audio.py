@@ -1,10 +1,10 @@
 """Train the speech -> face transformer (``face3d.audio.model``) on the corpus built by ``tools/build_corpus.py``.
 
-The shipped ``assets/audio2face.pt`` was made with (2-core CPU shared with other jobs, no GPU; 16 min;
+The shipped ``assets/audio2face.pt`` was made with (2-core CPU shared with other jobs, no GPU; 27 min;
 a GPU is used when present), on the corpus of ``tools/build_corpus.py --out /work/data/corpus`` (defaults)::
 
     nice -n 5 .venv/bin/python tools/train_audio.py --corpus /work/data/corpus --out assets/audio2face.pt \
-        --steps 5000 --seed 0
+        --steps 8000 --seed 0
 
 Per corpus item (``manifest.jsonl``): log-mel of the 16 kHz audio (prefixed by ``PAD_SAMPLES`` zeros, as at
 inference), and a target per 50 Hz model token at its face time ``(k - delay) / 50`` s: from the phone
