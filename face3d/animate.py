@@ -21,6 +21,7 @@ from face3d.audio.stream import Streamer
 from face3d.errors import BadInput
 from face3d.io import atomic_file
 from face3d.names import LIVELINK_COLUMNS, ict_to_arkit
+from face3d.threads import one_thread
 
 TIMECODE_FPS = 30  # Live Link Face timecodes count 30 frames a second; faster rows get a sub-frame fraction
 
@@ -28,10 +29,8 @@ TIMECODE_FPS = 30  # Live Link Face timecodes count 30 frames a second; faster r
 def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = True) -> np.ndarray:
     """[T, 53] ICT weights (frame i at i / fps s, T = ceil(duration * fps)) for an audio file.
 
-    Sets torch to one thread: the model's small matrices gain nothing from more, and on a busy machine
-    OpenMP threads waiting for each other cost several times the work itself.
+    Runs torch on one thread (``face3d.threads.one_thread``): the model's matrices are small.
     """
-    torch.set_num_threads(1)
     streamer = Streamer(fps=fps, seed=seed)
     total = audio_duration(audio_path)
     out = []
@@ -40,10 +39,11 @@ def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = Tr
     with Progress(TextColumn("speech -> face"), BarColumn(), TextColumn("{task.completed:.0f} s"),
                   TimeRemainingColumn(), console=console, disable=not show, transient=True) as bar:
         task = bar.add_task("", total=total or None)
-        for chunk in iter_audio(audio_path):
-            out.append(streamer.push(chunk))
-            bar.advance(task, len(chunk) / SAMPLE_RATE)
-    out.append(streamer.flush())
+        with one_thread():
+            for chunk in iter_audio(audio_path):
+                out.append(streamer.push(chunk))
+                bar.advance(task, len(chunk) / SAMPLE_RATE)
+            out.append(streamer.flush())
     return np.concatenate(out)
 
 

@@ -11,7 +11,6 @@ Deterministic: no random initialisation, no learning rate.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from .correspondence import Correspondence, SubModel, load_correspondence
 from .detect import Detection, Detector, load_image
 from .errors import BadInput, Face3DError, NoFace
 from .names import ARKIT_NAMES, ICT_NAMES, arkit_to_ict, ict_target_names, ict_to_arkit
+from .threads import one_thread
 
 N_ID, N_EXP = 100, len(ICT_NAMES)
 ROUNDS = 3  # outer rounds (contour matching, shape, pose)
@@ -131,17 +131,6 @@ class FitResult:
 
 
 # ---------------------------------------------------------------------------------------------- steps
-
-@contextlib.contextmanager
-def _one_thread():
-    """The solver's tensors are tiny: extra intra-op threads only add synchronisation (x10 slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
 
 def face_scale(points: torch.Tensor) -> float:
     """Size of a face in pixels: sqrt of the area of the box around ``points [P, 2]``."""
@@ -338,7 +327,7 @@ def fit_detection(det: Detection, camera: Camera, image: np.ndarray, corr: Corre
     from .model import load_model
 
     corr = corr or load_correspondence(load_model())
-    with _one_thread(), torch.no_grad():
+    with one_thread(), torch.no_grad():
         lm = torch.from_numpy(det.landmarks[:468, :2].astype(np.float32))
         scale = face_scale(lm)
         contour = corr.contour
