@@ -1,13 +1,16 @@
 """The coarticulation model that turns phone timings into ICT mouth weights (training targets)."""
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from face3d.audio.visemes import load_phones, normalize_phone, phones_to_weights
-from face3d.errors import BadInput
-from face3d.names import ICT_NAMES
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # training code lives outside the package
+from training.visemes import load_phones, normalize_phone, phones_to_weights  # noqa: E402
+from face3d.errors import BadInput  # noqa: E402
+from face3d.names import ICT_NAMES  # noqa: E402
 
 FPS = 30
 J = {n: i for i, n in enumerate(ICT_NAMES)}

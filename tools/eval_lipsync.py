@@ -27,31 +27,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from face3d.audio.features import load_audio  # noqa: E402
-from face3d.audio.visemes import SILENCE, load_phones, normalize_phone, phones_to_weights  # noqa: E402
+from training.losses import CLOSED_CM, lip_gap_coefficients  # noqa: E402
+from training.visemes import SILENCE, load_phones, normalize_phone, phones_to_weights  # noqa: E402
 from face3d.names import ICT_NAMES  # noqa: E402
 
 SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
-CLOSED_CM = 0.2
 SILENCE_MARGIN_S = 0.15
-_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # 0-based Multi-PIE inner-lip upper/lower pairs
 JAW = ICT_NAMES.index("jawOpen")
-
-
-def lip_gap_coefficients(face_model=None) -> tuple[float, np.ndarray]:
-    """(gap0 cm, d [53]): inner-lip gap of the mean face = gap0 + weights @ d (blendshapes are linear)."""
-    if face_model is None:
-        from face3d.model import load_model
-
-        face_model = load_model()
-    neutral = face_model.neutral.cpu().numpy()
-    basis = face_model.expression_basis.cpu().numpy()
-    lm = face_model.landmarks68
-    up = np.array([lm[a] for a, _ in _LIP_PAIRS])
-    lo = np.array([lm[b] for _, b in _LIP_PAIRS])
-    gap0 = float((neutral[up, 1] - neutral[lo, 1]).mean())
-    d = (basis[:, up, 1] - basis[:, lo, 1]).mean(1)
-    return gap0, d.astype(np.float32)
 
 
 def clip_metrics(weights: np.ndarray, phones: list[dict], fps: float, gap: tuple[float, np.ndarray]) -> dict:

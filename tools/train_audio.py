@@ -8,7 +8,7 @@ a GPU is used when present), on the corpus of ``tools/build_corpus.py --out /wor
 
 Per corpus item (``manifest.jsonl``): log-mel of the 16 kHz audio (prefixed by ``PAD_SAMPLES`` zeros, as at
 inference), and a target per 50 Hz model token at its face time ``(k - delay) / 50`` s: from the phone
-timings through ``face3d.audio.visemes.phones_to_weights`` (all 53 channels supervised), or from the
+timings through ``training.visemes.phones_to_weights`` (all 53 channels supervised), or from the
 item's ``targets.npy`` curves, linearly resampled, with its ``mask`` (FACEGOOD: only the channels that
 carry data are supervised). Training: random crops of ``--crop`` seconds (running up to a quarter
 crop past an item's ends into digital silence, target: the rest pose), random gain (+-12 dB) and one
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from face3d.audio import model as a2f  # noqa: E402
 from face3d.audio.features import load_audio  # noqa: E402
-from eval_lipsync import CLOSED_CM, lip_gap_coefficients  # noqa: E402
+from training.losses import loss_fn, lip_gap_coefficients  # noqa: E402
 
 
 def _progress() -> Progress:
@@ -51,7 +51,7 @@ def token_targets(record: dict, root: Path, n_tokens: int, delay: int) -> tuple[
         out = np.stack([np.interp(times, src, c) for c in curves.T], 1)
         mask = np.asarray(record.get("mask") or [1] * a2f.N_OUT, np.float32)
         return out.astype(np.float32), mask
-    from face3d.audio.visemes import load_phones, phones_to_weights
+    from training.visemes import load_phones, phones_to_weights
 
     w = phones_to_weights(load_phones(root / record["phones"]), a2f.TOKEN_HZ, n_tokens)
     idx = np.clip(np.arange(n_tokens) - delay, 0, n_tokens - 1)
@@ -118,26 +118,6 @@ def augment(mel: torch.Tensor, floor: float, gen: torch.Generator) -> torch.Tens
     bins = torch.arange(n_mels)
     band = (bins >= start[:, None]) & (bins < (start + width)[:, None])  # [B, n_mels]
     return torch.where(band[:, None, :], mel.mean(dim=(1, 2), keepdim=True), mel)
-
-
-def loss_fn(pred: torch.Tensor, tgt: torch.Tensor, wgt: torch.Tensor, args, gap: tuple[float, torch.Tensor]):
-    """Masked L1 on weights + on their frame-to-frame differences + two terms on the mesh's inner-lip gap.
-
-    pred, tgt, wgt [B, C, 53]; gap = (gap0 cm, d [53]) from ``eval_lipsync.lip_gap_coefficients``. The gap
-    terms count where every channel that moves the lips is supervised: an L1 on the gap (cm), and a hinge
-    that pushes the gap below 0.1 cm wherever the target's lips are closed (p/b/m, rest): a missed closure
-    is the most visible lip-sync error, and the plain L1 averages it away.
-    """
-    pos = (wgt * (pred - tgt).abs()).sum() / wgt.sum().clamp_min(1)
-    w2 = wgt[:, 1:] * wgt[:, :-1]
-    vel = (w2 * ((pred[:, 1:] - pred[:, :-1]) - (tgt[:, 1:] - tgt[:, :-1])).abs()).sum() / w2.sum().clamp_min(1)
-    gap0, d = gap
-    gw = wgt[..., d.abs() > 0.05].amin(-1)
-    pred_gap, tgt_gap = gap0 + pred @ d, gap0 + tgt @ d
-    lips = (gw * (pred_gap - tgt_gap).abs()).sum() / gw.sum().clamp_min(1)
-    cw = gw * (tgt_gap < CLOSED_CM)
-    close = (cw * torch.relu(pred_gap - 0.1)).sum() / cw.sum().clamp_min(1)
-    return pos + args.vel_weight * vel + args.gap_weight * lips + args.close_weight * close
 
 
 @torch.no_grad()

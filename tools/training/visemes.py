@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import filtfilt
 
-from ..errors import BadInput
-from ..names import ICT_NAMES
+from face3d.errors import BadInput
+from face3d.names import ICT_NAMES
 
 GROUPS = {
     "jaw": ("jawOpen", "jawForward"),
