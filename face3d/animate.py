@@ -1,6 +1,9 @@
 """Speech -> animated face: audio file -> 53 expression weights per frame -> GLB (morph-target animation) / CSV.
 
-    animate("speech.wav", glb="talk.glb", csv="talk.csv", face_dir="out/", fps=30, seed=0)
+    animate("speech.wav", glb="talk.glb", csv="talk.csv", face="out/", fps=30, seed=0)
+
+``face`` is a fit folder (``face3d fit`` output), a ``FitResult`` in memory, an identity [100], or None
+(the mean face).
 
 The audio is decoded and run through the streaming model chunk by chunk (``face3d.audio.stream``), so an
 hour of audio needs memory for its weights only (~25 MB at 30 fps), never for its samples. The CSV uses
@@ -8,7 +11,7 @@ the Live Link Face layout: ``Timecode,BlendshapeCount,`` + the 52 ARKit columns,
 """
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from face3d.audio.features import SAMPLE_RATE, audio_duration, iter_audio
 from face3d.audio.stream import Streamer
 from face3d.errors import BadInput
-from face3d.io import atomic_file
-from face3d.names import LIVELINK_COLUMNS, ict_to_arkit
 from face3d.threads import one_thread
-
-TIMECODE_FPS = 30  # Live Link Face timecodes count 30 frames a second; faster rows get a sub-frame fraction
 
 
 def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = True) -> np.ndarray:
@@ -47,62 +46,58 @@ def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = Tr
     return np.concatenate(out)
 
 
-def load_identity(face_dir) -> np.ndarray:
-    """identity [100] from FIT_DIR/params.json (written by ``face3d fit``)."""
-    path = Path(face_dir) / "params.json"
-    try:
-        identity = np.asarray(json.loads(path.read_text())["identity"], np.float32).reshape(-1)
-    except FileNotFoundError:
-        raise BadInput(f"{path}: not found (--face wants a folder written by `face3d fit`)") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-        raise BadInput(f"{path}: no valid 'identity' list in it") from None
+def face_identity(face) -> np.ndarray | None:
+    """identity [100] of ``face``: a fit folder, a ``FitResult``, an identity array, or None (mean face)."""
+    if face is None:
+        return None
+    if isinstance(face, (str, os.PathLike)):
+        from face3d.formats.fitdir import read_identity
+
+        return read_identity(face)
+    identity = np.asarray(getattr(face, "identity", face), np.float32).reshape(-1)
     if identity.shape != (100,) or not np.isfinite(identity).all():
-        raise BadInput(f"{path}: 'identity' must hold 100 finite numbers, got {identity.size}")
+        raise BadInput(f"identity must be 100 finite numbers, got shape {identity.shape}")
     return identity
 
 
-def timecodes(n: int, fps: int) -> list[str]:
-    """Live Link Face ``HH:MM:SS:FF.fff`` for frames 0..n-1 at ``fps`` (FF counts 30 per second)."""
-    out = []
-    for i in range(n):
-        ticks = i * TIMECODE_FPS / fps  # in timecode frames
-        whole = int(ticks + 1e-6)
-        s, ff = divmod(whole, TIMECODE_FPS)
-        sub = round((ticks - whole) * 1000) % 1000
-        out.append(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}:{ff:02d}.{sub:03d}")
-    return out
+def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int = 0,
+            progress: bool = True, overwrite: bool = False, model=None) -> list[Path]:
+    """Run speech -> face on ``audio_path`` and write the requested outputs together (all or none);
+    returns their paths. Outputs, the face and the assets are checked before any audio is decoded."""
+    from face3d.formats.atomic import atomic_files, check_output_file, distinct, output_path
+    from face3d.formats.gltf import write_glb
+    from face3d.formats.livelink import write_csv
 
-
-def write_csv(path, weights: np.ndarray, fps: int) -> Path:
-    """Write ICT ``weights [T, 53]`` as a Live Link Face CSV (ARKit columns, tongueOut = 0), atomically."""
-    arkit = ict_to_arkit(weights)
-    with atomic_file(path) as tmp, open(tmp, "w", newline="") as f:
-        f.write(",".join(("Timecode", "BlendshapeCount", *LIVELINK_COLUMNS)) + "\n")
-        for tc, row in zip(timecodes(len(arkit), fps), arkit):
-            f.write(f"{tc},{len(row)}," + ",".join(f"{v:.6f}" for v in row) + "\n")
-    return Path(path)
-
-
-def animate(audio_path, glb=None, csv=None, face_dir=None, fps: int = 30, seed: int = 0,
-            progress: bool = True) -> list[Path]:
-    """Run speech -> face on ``audio_path`` and write the requested outputs; returns their paths."""
     if fps not in (30, 60):
         raise BadInput(f"--fps must be 30 or 60, not {fps}")
-    if glb is not None and Path(glb).suffix.lower() != ".glb":
+    outputs = [output_path(p) if p is not None else None for p in (glb, csv)]
+    glb, csv = outputs
+    if glb is None and csv is None:
+        raise BadInput("nothing to write: give a .glb output and/or a CSV")
+    if glb is not None and glb.suffix.lower() != ".glb":
         raise BadInput(f"{glb}: the animation output must be a .glb file")
-    identity = load_identity(face_dir) if face_dir else None
-    weights = speech_weights(audio_path, fps, seed, progress)
-    written = []
+    if csv is not None and csv.suffix.lower() != ".csv":
+        raise BadInput(f"{csv}: the curves output must be a .csv file")
+    distinct([*outputs, Path(audio_path)])
+    for p in outputs:
+        if p is not None:
+            check_output_file(p, overwrite, inputs=[Path(audio_path)])
+    identity = face_identity(face)
     if glb is not None:
-        from face3d.export import save_mesh
         from face3d.model import load_model
 
-        model = load_model()
-        with torch.no_grad():
-            ident = None if identity is None else torch.from_numpy(identity)[None]
-            vertices = model.blend(ident)[0].numpy()
-        times = np.arange(len(weights), dtype=np.float32) / fps
-        written.append(save_mesh(glb, vertices, model, weights[0], animation=(times, weights)))
-    if csv is not None:
-        written.append(write_csv(csv, weights, fps))
-    return written
+        model = model or load_model()
+    weights = speech_weights(audio_path, fps, seed, progress)
+    paths = [p for p in outputs if p is not None]
+    with atomic_files(paths, overwrite) as tmps:
+        out = dict(zip(paths, tmps))
+        if glb is not None:
+            with torch.no_grad():
+                ident = None if identity is None else torch.from_numpy(identity)[None].to(model.neutral.dtype)
+                vertices = model.blend(ident)[0].float().numpy()
+            times = np.arange(len(weights), dtype=np.float32) / fps
+            write_glb(out[glb], vertices, model.expression_basis.detach().float().cpu().numpy(), model, weights[0],
+                      (times, weights))
+        if csv is not None:
+            write_csv(out[csv], weights, fps)
+    return paths

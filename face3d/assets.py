@@ -22,7 +22,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .errors import AssetMissing, BadInput
-from .io import atomic_file
+from .formats.atomic import atomic_file
+from .formats.modelcache import MODEL_FORMAT, model_cache_is_current, write_model_cache
+from .formats.obj import parse_obj_faces, parse_obj_vertices
+from .resources import resource
 from .names import ICT_NAMES
 
 ICT_COMMIT = "da5f95a607f5e6b37755b38d3385d7f2853732e5"
@@ -32,10 +35,7 @@ LANDMARKER_URL = ("https://storage.googleapis.com/mediapipe-models/face_landmark
 LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
 MODEL_FILE = "ict_facekit.npz"
 LANDMARKER_FILE = "face_landmarker.task"
-MODEL_FORMAT = 1  # bump when the .npz layout changes, so that old caches are rebuilt
 
-_HERE = Path(__file__).resolve().parent
-_CHECKSUMS = _HERE.parent / "assets" / "ict_facekit.sha256"
 INSTALL_HINT = "run `face3d assets install` (or `face3d assets install --from DIR` offline)"
 
 
@@ -67,7 +67,7 @@ def landmarker_path() -> Path:
 
 def _checksums() -> dict[str, str]:
     out = {}
-    for line in _CHECKSUMS.read_text().splitlines():
+    for line in resource("assets", "ict_facekit.sha256").read_text().splitlines():
         digest, name = line.split()
         out[name] = digest
     return out
@@ -136,35 +136,6 @@ def find_landmarker_source(src: Path) -> Path:
 
 # ---------------------------------------------------------------------------------------------- parsing
 
-_V = re.compile(rb"^v ([^\n]*)", re.M)
-
-
-def parse_obj_vertices(data: bytes) -> np.ndarray:
-    """[V, 3] float32 vertex positions of an OBJ file's ``v`` lines."""
-    rows = _V.findall(data)
-    return np.array(b" ".join(rows).split(), dtype=np.float32).reshape(len(rows), 3)
-
-
-def parse_obj_faces(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Polygons of an OBJ (triangles and quads) as ``faces [F,4]``, ``uv_faces [F,4]`` (0-based, -1 pads a
-    triangle), ``uvs [Vt,2]`` and the material name of each face."""
-    faces, uv_faces, materials, uvs = [], [], [], []
-    material = ""
-    for line in data.split(b"\n"):
-        if line.startswith(b"f "):
-            corners = [c.split(b"/") for c in line.split()[1:]]
-            pad = [-1] * (4 - len(corners))
-            faces.append([int(c[0]) - 1 for c in corners] + pad)
-            uv_faces.append([int(c[1]) - 1 for c in corners] + pad)
-            materials.append(material)
-        elif line.startswith(b"vt "):
-            uvs.append(line.split()[1:3])
-        elif line.startswith(b"usemtl "):
-            material = line.split()[1].decode()
-    return (np.array(faces, np.int32), np.array(uv_faces, np.int32),
-            np.array(uvs, np.float32), materials)
-
-
 def build_model_cache(read: Reader, progress: Callable[[int], None] = lambda n: None) -> dict[str, np.ndarray]:
     """Parse the upstream FaceXModel files (checked against ``assets/ict_facekit.sha256``) into arrays."""
     sums = _checksums()
@@ -193,8 +164,6 @@ def build_model_cache(read: Reader, progress: Callable[[int], None] = lambda n: 
         faces=faces, uv_faces=uv_faces, uvs=uvs, material_names=np.array(names),
         face_materials=np.array([names.index(m) for m in materials], np.int16),
         landmarks68=np.array(indices["idx_to_landmark_verts"], np.int64),
-        fitting_vertices=np.array(indices["idx_to_fitting_verts"], np.int64),
-        rigid_vertices=np.array(indices["idx_to_rigid_verts"], np.int64),
     )
 
 
@@ -221,19 +190,11 @@ def _download(url: str, dest: Path, what: str) -> None:
         raise BadInput(f"could not download {what} ({e}); install offline with --from DIR") from None
 
 
-def _model_is_current(path: Path) -> bool:
-    try:
-        with np.load(path) as z:
-            return int(z["format"]) == MODEL_FORMAT
-    except Exception:  # a damaged cache is rebuilt
-        return False
-
-
 def install_model(src: Path | None = None, force: bool = False) -> str:
     """Install the ICT-FaceKit model cache; returns a one-line status."""
     from rich.progress import Progress
     dest = home() / MODEL_FILE
-    if dest.is_file() and not force and _model_is_current(dest):
+    if dest.is_file() and not force and model_cache_is_current(dest):
         return f"ICT-FaceKit model: already installed ({dest})"
     with tempfile.TemporaryDirectory() as tmp:
         if src is None:
@@ -246,9 +207,7 @@ def install_model(src: Path | None = None, force: bool = False) -> str:
             task = bar.add_task("reading ICT-FaceKit", total=len(_checksums()))
             read = _folder_reader(source) if source.is_dir() else _archive_reader(source)
             arrays = build_model_cache(read, lambda n: bar.advance(task, n))
-    with atomic_file(dest) as tmp_path:
-        with open(tmp_path, "wb") as f:
-            np.savez(f, **arrays)  # uncompressed: loading must take well under a second
+    write_model_cache(dest, arrays)
     return f"ICT-FaceKit model: installed from {source if src else 'upstream'} -> {dest}"
 
 
@@ -281,11 +240,20 @@ def install(src: str | os.PathLike | None = None, force: bool = False) -> Iterat
 
 
 def status() -> list[tuple[str, str, str]]:
-    """(asset, state, path) for each asset."""
+    """(asset, state, path) for each asset; state is "missing", "damaged (...)" or "installed, N MB"."""
+    model, landmarker = home() / MODEL_FILE, home() / LANDMARKER_FILE
+    checks = ((model, "ICT-FaceKit model (MIT)", lambda p: model_cache_is_current(p)),
+              (landmarker, "MediaPipe face landmarker (Apache-2.0)",
+               lambda p: _sha256(p.read_bytes()) == LANDMARKER_SHA256))
     rows = []
-    for name, what in ((MODEL_FILE, "ICT-FaceKit model (MIT)"), (LANDMARKER_FILE, "MediaPipe face landmarker (Apache-2.0)")):
-        p = home() / name
-        rows.append((what, f"installed, {p.stat().st_size / 1e6:.1f} MB" if p.is_file() else "missing", str(p)))
+    for p, what, ok in checks:
+        if not p.is_file():
+            state = "missing"
+        elif not ok(p):
+            state = "damaged (reinstall with --force)"
+        else:
+            state = f"installed, {p.stat().st_size / 1e6:.1f} MB"
+        rows.append((what, state, str(p)))
     return rows
 
 

@@ -13,9 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import AssetMissing
-
-CORRESPONDENCE_FILE = Path(__file__).resolve().parent.parent / "assets" / "correspondence.npz"
+from .resources import resource
 
 
 @dataclass
@@ -51,7 +49,7 @@ class Correspondence:
     outline: int64 [K] MediaPipe ids of the face outline, temple to chin to temple (a polyline).
     mediapipe68: int64 [68] MediaPipe ids of the iBUG-68 points (published table).
     jaw: SubModel of the J jaw/cheek vertices where the silhouette can run; ``jaw_normals [J, 3]`` are their
-        neutral normals and ``jaw_vertices [J]`` their ICT ids.
+        neutral normals.
     ibug68: SubModel of the 68 iBUG points on the ICT surface; ``ibug68_normals [68, 3]`` the neutral normals
         at ICT's Multi-PIE landmark vertices (the fit moves jaw points that turn away onto the silhouette).
     """
@@ -63,7 +61,6 @@ class Correspondence:
     mediapipe68: torch.Tensor
     jaw: SubModel
     jaw_normals: torch.Tensor
-    jaw_vertices: np.ndarray
     ibug68: SubModel
     ibug68_normals: torch.Tensor
 
@@ -86,11 +83,10 @@ def _vertices(model, ids: np.ndarray) -> SubModel:
     return _gather(model, tri, np.tile([1.0, 0.0, 0.0], (len(ids), 1)))
 
 
-def read_correspondence(path: Path = CORRESPONDENCE_FILE) -> dict[str, np.ndarray]:
-    """The arrays of a correspondence file (see tools/build_correspondence.py)."""
-    if not path.is_file():
-        raise AssetMissing(f"{path} is missing: run tools/build_correspondence.py")
-    with np.load(path) as z:
+def read_correspondence(path: Path | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a correspondence file (default: the shipped ``assets/correspondence.npz``; see
+    tools/build_correspondence.py)."""
+    with np.load(path or resource("assets", "correspondence.npz")) as z:
         return {k: z[k] for k in z.files}
 
 
@@ -106,7 +102,6 @@ def make_correspondence(model, c: dict[str, np.ndarray]) -> Correspondence:
         mediapipe68=torch.from_numpy(c["mediapipe68"].astype(np.int64)),
         jaw=_vertices(model, jaw_ids),
         jaw_normals=normals[jaw_ids],
-        jaw_vertices=jaw_ids,
         ibug68=_gather(model, c["ibug68_triangles"], c["ibug68_barycentric"]),
         ibug68_normals=normals[model.landmarks68.astype(np.int64)],
     )

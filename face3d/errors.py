@@ -12,7 +12,21 @@ class BadInput(Face3DError):
 
 
 class AssetMissing(Face3DError):
-    """A third-party asset (face model, landmarker) is not installed."""
+    """A third-party asset (face model, landmarker) or one of face3d's data files is missing or damaged."""
+
+    exit_code = 3
+
+
+class BadFit(Face3DError):
+    """A fit gave no sane face (non-finite, behind the camera, off the image): nothing is saved."""
+
+    exit_code = 2
+
+
+class OutputExists(Face3DError):
+    """An output path holds something face3d did not make (or made, without ``overwrite``)."""
+
+    exit_code = 2
 
 
 class NoFace(Face3DError):

@@ -11,20 +11,17 @@ Deterministic: no random initialisation, no learning rate.
 """
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from . import geometry
-from .camera import Camera, exif_focal_35mm, project, project_jacobian
-from .correspondence import Correspondence, SubModel, load_correspondence
-from .detect import Detection, Detector, load_image
-from .errors import BadInput, Face3DError, NoFace
-from .names import ARKIT_NAMES, ICT_NAMES, arkit_to_ict, ict_target_names, ict_to_arkit
+from .camera import Camera, project, project_jacobian
+from .correspondence import Correspondence, SubModel
+from .detect import Detection
+from .errors import BadFit
+from .names import ICT_NAMES, arkit_to_ict
 from .threads import one_thread
 
 N_ID, N_EXP = 100, len(ICT_NAMES)
@@ -51,13 +48,13 @@ class Pose:
 
 @dataclass
 class FitResult:
-    """A fitted face.
+    """A fitted face: plain data (no photo, no model), saved by ``face3d.formats.fitdir``.
 
     identity: float32 [100] N(0,1) coefficients; expression: float32 [53] weights in [0, 1] (ICT order);
     rotation: float32 [3] axis-angle (rad) and translation: float32 [3] (cm) of the head in camera space;
-    camera: the pinhole camera; detection: what MediaPipe found; ibug68: float32 [68, 2] the model's
-    iBUG-68 points projected into the image (jaw = silhouette under the fitted pose), pixels;
-    image: uint8 [H, W, 3] the photo (for the overlay).
+    camera: the pinhole camera of the photo; ibug68: float32 [68, 2] the model's iBUG-68 points projected
+    into the photo (jaw = silhouette under the fitted pose), pixels; mediapipe478: float32 [478, 3] the
+    detected landmarks (pixels x, y; MediaPipe's relative depth z).
     """
 
     identity: np.ndarray
@@ -65,69 +62,18 @@ class FitResult:
     rotation: np.ndarray
     translation: np.ndarray
     camera: Camera
-    detection: Detection
     ibug68: np.ndarray
-    image: np.ndarray = field(repr=False)
+    mediapipe478: np.ndarray
 
-    def vertices(self, posed: bool = False) -> np.ndarray:
-        """float32 [V, 3] mesh with identity and expression (cm); ``posed``: in camera space."""
-        from .model import load_model
 
-        model = load_model()
-        with torch.no_grad():
-            out = model(torch.from_numpy(self.identity)[None], torch.from_numpy(self.expression)[None],
-                        torch.from_numpy(self.rotation)[None] if posed else None,
-                        torch.from_numpy(self.translation)[None] if posed else None)
-        return out.vertices[0].numpy()
-
-    def params(self) -> dict:
-        """The fit as plain JSON data (see ``save``)."""
-        from scipy.spatial.transform import Rotation
-
-        pitch, yaw, roll = Rotation.from_rotvec(self.rotation.astype(np.float64)).as_euler("XYZ", degrees=True)
-        return {
-            "identity": [round(float(v), 6) for v in self.identity],
-            "expression": {n: round(float(v), 6) for n, v in zip(ict_target_names(), self.expression)},
-            "expression_arkit": {n: round(float(v), 6) for n, v in zip(ARKIT_NAMES, ict_to_arkit(self.expression))},
-            "pose": {"rotation_axis_angle": [float(v) for v in self.rotation],
-                     "translation_cm": [float(v) for v in self.translation],
-                     "pitch_yaw_roll_deg": [round(float(a), 3) for a in (pitch, yaw, roll)]},
-            "camera": self.camera.to_dict(),
-            "image_size": [self.camera.width, self.camera.height],
-            "conventions": "model: cm, y up, face looking down +z; camera space = R(rotation_axis_angle) @ model "
-                           "+ translation_cm, camera at the origin looking down -z; pixels: x right, y down, "
-                           "pixel centres at integers",
-        }
-
-    def save(self, folder: str | os.PathLike) -> Path:
-        """Write into ``folder`` (atomically: it appears complete or not at all):
-
-        mesh.glb (53 ARKit-named morph targets, weights = the fitted expression), mesh.obj + mesh.mtl (UVs,
-        expression baked in) — both unposed, in model space (cm); params.json (``params()``: identity,
-        expression by name, pose, camera, image size); landmarks.json (``ibug68`` [[x, y]] fitted and
-        projected, ``mediapipe478`` [[x, y, z]] detected, pixels); overlay.png (the fit drawn on the photo).
-        """
-        from .export import save_mesh
-        from .io import atomic_dir
-        from .model import load_model
-        from .overlay import render_overlay
-
-        model = load_model()
-        with torch.no_grad():
-            unexpressed = model(torch.from_numpy(self.identity)[None]).vertices[0].numpy()  # identity only
-        posed = self.vertices(posed=True)
-        pixels = project(torch.from_numpy(posed), self.camera).numpy()
-        overlay = render_overlay(self.image, posed, model.region_faces("narrow_face"), pixels, self.ibug68)
-        landmarks = {"ibug68": np.round(self.ibug68, 3).tolist(),
-                     "mediapipe478": np.round(self.detection.landmarks, 3).tolist()}
-        folder = Path(folder)
-        with atomic_dir(folder) as tmp:
-            save_mesh(tmp / "mesh.glb", unexpressed, model, weights=self.expression)
-            save_mesh(tmp / "mesh.obj", unexpressed, model, weights=self.expression)
-            (tmp / "params.json").write_text(json.dumps(self.params(), indent=1))
-            (tmp / "landmarks.json").write_text(json.dumps(landmarks))
-            overlay.save(tmp / "overlay.png")
-        return folder
+def mesh_vertices(model, result: FitResult, posed: bool = False, expression: bool = True) -> np.ndarray:
+    """float32 [V, 3] mesh of ``result`` evaluated with ``model`` (cm): identity and (``expression``) the
+    fitted expression; ``posed``: moved into camera space by the fitted head pose."""
+    t = lambda a: torch.from_numpy(np.asarray(a, np.float32))[None].to(model.neutral.dtype)  # noqa: E731
+    with torch.no_grad():
+        out = model(t(result.identity), t(result.expression) if expression else None,
+                    t(result.rotation) if posed else None, t(result.translation) if posed else None)
+    return out.vertices[0].float().numpy()
 
 
 # ---------------------------------------------------------------------------------------------- steps
@@ -153,13 +99,6 @@ def initial_pose(det: Detection, points: torch.Tensor, target: torch.Tensor, cam
     return Pose(rot, t)
 
 
-def _skew(v: torch.Tensor) -> torch.Tensor:
-    """[P, 3] -> [P, 3, 3] cross-product matrices."""
-    x, y, z = v.unbind(1)
-    o = torch.zeros_like(x)
-    return torch.stack([o, -z, y, z, o, -x, -y, x, o], 1).view(-1, 3, 3)
-
-
 def solve_pose(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
                iterations: int = 4) -> Pose:
     """Weighted Gauss-Newton on the head pose. ``points [P, 3]`` model space, ``target [P, 2]`` pixels,
@@ -170,7 +109,7 @@ def solve_pose(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
         rp = points @ rot.T
         y = rp + t
         jp = project_jacobian(y, camera)  # [P, 2, 3]
-        j = torch.cat([jp @ -_skew(rp), jp], 2).reshape(-1, 6)  # d pixels / d (w, t)
+        j = torch.cat([jp @ -geometry.skew(rp), jp], 2).reshape(-1, 6)  # d pixels / d (w, t)
         r = (project(y, camera) - target).reshape(-1)
         h = (j.T @ (w[:, None] * j)).double() + 1e-6 * torch.eye(6, dtype=torch.float64)
         step = torch.linalg.solve(h, -(j.T @ (w * r)).double()).float()
@@ -229,7 +168,7 @@ def solve_joint(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, came
     rp = sub.points(theta) @ pose.rotation.T
     y = rp + pose.translation
     jp = project_jacobian(y, camera)  # [P, 2, 3]
-    a_pose = torch.cat([jp @ -_skew(rp), jp], 2)  # d pixels / d (rotation, translation) increments
+    a_pose = torch.cat([jp @ -geometry.skew(rp), jp], 2)  # d pixels / d (rotation, translation) increments
     a_shape = torch.bmm(jp @ pose.rotation, sub.basis)  # d pixels / d theta
     a = torch.cat([a_pose, a_shape], 2).reshape(-1, 6 + N_ID + N_EXP)
     c = (project(y, camera) - target).reshape(-1) - a[:, 6:] @ theta  # residual = c + a @ (step, theta)
@@ -320,13 +259,9 @@ def resample(polyline: torch.Tensor, n: int) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------------- driver
 
-def fit_detection(det: Detection, camera: Camera, image: np.ndarray, corr: Correspondence | None = None
-                  ) -> FitResult:
-    """Fit the model to one detected face (see the module docstring for the stages); ``corr`` defaults to
-    the installed correspondence."""
-    from .model import load_model
-
-    corr = corr or load_correspondence(load_model())
+def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitResult:
+    """Fit the model behind ``corr`` (``correspondence.load_correspondence(model)``) to one detected face
+    (see the module docstring for the stages). Raises ``BadFit`` when the result is not a sane face."""
     with one_thread(), torch.no_grad():
         lm = torch.from_numpy(det.landmarks[:468, :2].astype(np.float32))
         scale = face_scale(lm)
@@ -351,83 +286,19 @@ def fit_detection(det: Detection, camera: Camera, image: np.ndarray, corr: Corre
         ibug = project(pose.apply(corr.ibug68.points(theta)), camera)
         ibug[:17] = jaw_landmarks(corr, theta, pose, camera, lm[corr.outline])
         rotvec = geometry.matrix_to_axis_angle(pose.rotation[None].double())[0]
-    return FitResult(theta[:N_ID].numpy(), theta[N_ID:].numpy(), rotvec.float().numpy(),
-                     pose.translation.numpy(), camera, det, ibug.numpy(), image)
+    result = FitResult(theta[:N_ID].numpy(), theta[N_ID:].numpy(), rotvec.float().numpy(),
+                       pose.translation.numpy(), camera, ibug.numpy(), det.landmarks.astype(np.float32))
+    check_fit(result)
+    return result
 
 
-def fit(image, all_faces: bool = False, detector: Detector | None = None) -> FitResult | list[FitResult]:
-    """Fit the face model to a photo (path, PIL image or array): the largest face, or every face
-    (``all_faces``, largest first). Raises NoFace when there is none, BadInput for an unreadable file."""
-    rgb = load_image(image)
-    if detector is None:
-        with Detector("image") as det:
-            faces = det.detect(rgb)
-    else:
-        faces = detector.detect(rgb)
-    if not faces:
-        name = f"{image}" if isinstance(image, (str, os.PathLike)) else "the image"
-        raise NoFace(f"{name}: no face found")
-    h, w = rgb.shape[:2]
-    camera = Camera.for_image(w, h, exif_focal_35mm(image))
-    results = [fit_detection(d, camera, rgb) for d in (faces if all_faces else faces[:1])]
-    return results if all_faces else results[0]
-
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def list_images(inputs: list[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders expand to their image files (sorted). Raises BadInput for a missing path."""
-    out = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            out += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif item.exists():
-            out.append(item)
-        else:
-            raise BadInput(f"{item}: no such file or folder")
-    if not out:
-        raise BadInput(f"no images found in {', '.join(map(str, inputs))}")
-    return out
-
-
-def save_fits(results: FitResult | list[FitResult], folder: Path) -> Path:
-    """One fit -> ``folder``; several (``all_faces``) -> ``folder/face_0``, ... written as one unit."""
-    if isinstance(results, FitResult):
-        return results.save(folder)
-    from .io import atomic_dir
-
-    with atomic_dir(folder) as tmp:
-        for i, r in enumerate(results):
-            r.save(tmp / f"face_{i}")
-    return folder
-
-
-def fit_images(inputs: list[str | os.PathLike], output: str | os.PathLike, all_faces: bool = False
-               ) -> tuple[list[Path], list[Face3DError]]:
-    """Fit photos and save each fit (see ``FitResult.save``). One image: ``output`` is its folder; several
-    (or a folder): ``output/<image stem>/``. Returns (written folders, errors of skipped images); a single
-    image's error is raised instead. Shows a progress bar for several images."""
-    from rich.progress import Progress
-
-    images = list_images(inputs)
-    single = len(images) == 1 and not Path(inputs[0]).is_dir()
-    output = Path(output)
-    written, errors = [], []
-    with Detector("image") as det, Progress(transient=True, disable=single) as bar:
-        task = bar.add_task("fitting", total=len(images))
-        names = _unique_stems(images)
-        for image, name in zip(images, names):
-            try:
-                written.append(save_fits(fit(image, all_faces, det), output if single else output / name))
-            except Face3DError as e:
-                if single:
-                    raise
-                errors.append(e)
-            bar.advance(task)
-    return written, errors
-
-
-def _unique_stems(paths: list[Path]) -> list[str]:
-    stems = [p.stem for p in paths]
-    return [p.stem if stems.count(p.stem) == 1 else p.name.replace(".", "_") for p in paths]
+def check_fit(result: FitResult) -> None:
+    """Raise ``BadFit`` unless the fit is finite, in front of the camera and its landmarks on the image."""
+    arrays = (result.identity, result.expression, result.rotation, result.translation, result.ibug68)
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise BadFit("the fit did not converge (non-finite parameters)")
+    cam = result.camera
+    w, h = cam.width, cam.height
+    inside = ((result.ibug68 >= [-0.5 * w, -0.5 * h]) & (result.ibug68 <= [1.5 * w, 1.5 * h])).all()
+    if result.translation[2] >= 0 or not inside or np.abs(result.identity).max() > 10:
+        raise BadFit("the fit is implausible (face behind the camera, off the image or an extreme shape)")

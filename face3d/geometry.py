@@ -15,11 +15,16 @@ def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
     small = theta2 < 1e-12
     a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)           # sin(t)/t
     b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / theta2.clamp_min(1e-12))  # (1-cos t)/t^2
-    x, y, z = aa.unbind(-1)
-    zero = torch.zeros_like(x)
-    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).view(-1, 3, 3)  # cross-product matrix
+    k = skew(aa)
     eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand_as(k)
     return eye + a[..., None] * k + b[..., None] * (k @ k)
+
+
+def skew(v: torch.Tensor) -> torch.Tensor:
+    """Cross-product matrices: ``v [P, 3]`` -> ``[P, 3, 3]`` with ``skew(v) @ u == cross(v, u)``."""
+    x, y, z = v.unbind(-1)
+    o = torch.zeros_like(x)
+    return torch.stack([o, -z, y, z, o, -x, -y, x, o], -1).view(-1, 3, 3)
 
 
 def matrix_to_axis_angle(r: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from . import assets, geometry
+from .formats.modelcache import read_model_cache
 from .names import ICT_NAMES, ict_target_names
 
 N_IDENTITY = 100
@@ -94,7 +95,6 @@ class FaceModel(nn.Module):
         self.material_names = [str(m) for m in arrays["material_names"]]
         self.landmarks68 = arrays["landmarks68"]
         self.mirror = arrays["mirror"]
-        self.fitting_vertices = arrays["fitting_vertices"]
         self.regions = dict(REGIONS)
         self.expression_names = list(ICT_NAMES)
         self.target_names = ict_target_names()
@@ -146,8 +146,7 @@ class FaceModel(nn.Module):
 
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> FaceModel:
-    with np.load(path) as z:
-        return FaceModel({k: z[k] for k in z.files})
+    return FaceModel(read_model_cache(path))
 
 
 def load_model(path: str | Path | None = None) -> FaceModel:

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from face3d.animate import timecodes
+from face3d.formats.livelink import timecodes
 from face3d.audio.features import SAMPLE_RATE, load_audio
 from face3d.cli import main
 from face3d.names import LIVELINK_COLUMNS, ict_target_names

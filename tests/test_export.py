@@ -6,7 +6,8 @@ import trimesh
 
 from conftest import run_cli
 from face3d.errors import BadInput
-from face3d.export import save_mesh, split_seams
+from face3d.formats.mesh import save_mesh
+from face3d.materials import split_seams
 from face3d.names import ICT_NAMES, ict_target_names
 
 

@@ -14,7 +14,9 @@ from face3d.cli import main
 from face3d.camera import Camera, project
 from face3d.correspondence import load_correspondence
 from face3d.detect import Detection, Detector
-from face3d.fit import fit, fit_detection
+from face3d.fit import fit_detection
+from face3d.formats.fitdir import fit_params
+from face3d.pipeline import fit, save_fit
 from face3d.names import ICT_NAMES
 
 SMILE = [ICT_NAMES.index("mouthSmile_L"), ICT_NAMES.index("mouthSmile_R")]
@@ -46,7 +48,7 @@ def test_recovers_pose_and_expression_from_exact_landmarks(model):
     lm = np.zeros((478, 3), np.float32)
     lm[:468, :2] = project(pts, camera).numpy()
     det = Detection(lm, {}, np.eye(4, dtype=np.float32), (480, 480))
-    res = fit_detection(det, camera, np.zeros((480, 480, 3), np.uint8))
+    res = fit_detection(det, camera, corr)
     assert angle_deg(res.rotation, rotation.numpy()) < 1.5
     assert abs(res.expression[JAW_OPEN] - 0.5) < 0.15
     assert (res.expression[SMILE] > 0.6).all()
@@ -89,7 +91,7 @@ def astronaut_fit(shared):
 def test_astronaut_smiles_with_plausible_pose(astronaut_fit):
     res = astronaut_fit
     assert (res.expression[SMILE] > 0.5).all()
-    pitch, yaw, roll = res.params()["pose"]["pitch_yaw_roll_deg"]
+    pitch, yaw, roll = fit_params(res)["pose"]["pitch_yaw_roll_deg"]
     assert abs(yaw) < 15 and abs(roll) < 15 and abs(pitch) < 30  # she faces the camera
     assert 40 < -res.translation[2] < 300  # a head at a photographic distance (cm)
     x0, y0 = res.ibug68.min(0)
@@ -97,10 +99,10 @@ def test_astronaut_smiles_with_plausible_pose(astronaut_fit):
     assert 160 < x0 < x1 < 290 and 60 < y0 < y1 < 200  # on her face
 
 
-def test_save_writes_every_output(astronaut_fit, model, tmp_path):
-    out = astronaut_fit.save(tmp_path / "a")
+def test_save_writes_every_output(astronaut_fit, model, shared, tmp_path):
+    out = save_fit(astronaut_fit, tmp_path / "a", image=shared / "faces" / "astronaut.png", model=model)
     assert sorted(p.name for p in out.iterdir()) == [
-        "landmarks.json", "mesh.glb", "mesh.mtl", "mesh.obj", "overlay.png", "params.json"]
+        ".face3d-output", "landmarks.json", "mesh.glb", "mesh.mtl", "mesh.obj", "overlay.png", "params.json"]
     params = json.loads((out / "params.json").read_text())
     assert len(params["identity"]) == 100 and len(params["expression"]) == 53
     assert params["expression_arkit"]["mouthSmileLeft"] > 0.5
@@ -108,7 +110,7 @@ def test_save_writes_every_output(astronaut_fit, model, tmp_path):
     lms = json.loads((out / "landmarks.json").read_text())
     assert np.array(lms["ibug68"]).shape == (68, 2) and np.array(lms["mediapipe478"]).shape == (478, 3)
     overlay = np.asarray(Image.open(out / "overlay.png"))
-    photo = astronaut_fit.image
+    photo = np.asarray(Image.open(shared / "faces" / "astronaut.png").convert("RGB"))
     assert overlay.shape == photo.shape
     changed = np.abs(overlay.astype(int) - photo).sum(2) > 30
     ys, xs = np.nonzero(changed)
@@ -145,8 +147,8 @@ def test_cli_several_images_and_all_faces(shared, tmp_path, capfd):
     (folder / "blank.png").write_bytes((shared / "faces" / "takeo.png").read_bytes()[:50])  # truncated file
     assert main(["fit", str(folder), "-o", str(tmp_path / "out"), "--all-faces"]) == 1  # one image skipped
     assert "blank.png" in capfd.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["breakingbad", "takeo"]
-    assert sorted(p.name for p in (tmp_path / "out" / "breakingbad").iterdir()) == ["face_0", "face_1"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".face3d-output", "breakingbad", "summary.json", "takeo"]
+    assert sorted(p.name for p in (tmp_path / "out" / "breakingbad").iterdir()) == [".face3d-output", "face_0", "face_1"]
     assert (tmp_path / "out" / "takeo" / "face_0" / "params.json").is_file()
 
 

@@ -10,7 +10,8 @@ import soundfile
 from PIL import Image
 
 from conftest import ROOT, run_cli
-from face3d.export import read_target_names, save_mesh
+from face3d.formats.gltf import read_target_names
+from face3d.formats.mesh import save_mesh
 from face3d.names import ICT_NAMES, ict_target_names
 
 _spec = importlib.util.spec_from_file_location("threejs_check", ROOT / "tools" / "threejs_check" / "run.py")

@@ -49,7 +49,7 @@ from scipy.signal import fftconvolve, resample_poly
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus_align import align, clean_phones, pronunciations, text_words  # noqa: E402
-from face3d.io import atomic_file  # noqa: E402
+from face3d.formats.atomic import atomic_file  # noqa: E402
 from face3d.names import ARKIT_NAMES, arkit_to_ict, arkit_to_ict_matrix  # noqa: E402
 
 SR = 16000

@@ -46,7 +46,7 @@ from scipy.spatial import cKDTree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from face3d.io import atomic_file  # noqa: E402
+from face3d.formats.atomic import atomic_file  # noqa: E402
 
 # MediaPipe -> iBUG 68 (the table widely published with MediaPipe Face Mesh examples).
 MEDIAPIPE_68 = [
@@ -182,7 +182,7 @@ def refine(model, arrays: dict[str, np.ndarray], faces: list, rounds: int = 3, r
         atr = np.zeros((len(movable), 3))
         total = []
         for det, cam in faces:
-            res = fit_detection(det, cam, None, corr)
+            res = fit_detection(det, cam, corr)
             theta = torch.from_numpy(np.r_[res.identity, res.expression])
             rot = geometry.axis_angle_to_matrix(torch.from_numpy(res.rotation)[None].double())[0].float()
             pose = Pose(rot, torch.from_numpy(res.translation))

@@ -22,7 +22,9 @@ sys.path.insert(0, str(ROOT))
 from face3d.camera import Camera, exif_focal_35mm  # noqa: E402
 from face3d.correspondence import read_correspondence  # noqa: E402
 from face3d.detect import Detector, load_image  # noqa: E402
+from face3d.correspondence import load_correspondence  # noqa: E402
 from face3d.fit import fit_detection  # noqa: E402
+from face3d.model import load_model  # noqa: E402
 
 GROUPS = {"all68": slice(0, 68), "inner51": slice(17, 68), "jaw17": slice(0, 17)}
 
@@ -51,6 +53,7 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
 def evaluate(faces: Path) -> list[tuple[str, dict, dict]]:
     table = read_correspondence()["mediapipe68"]
     rows = []
+    corr = load_correspondence(load_model())
     with Detector("image") as det:
         for pts in sorted(faces.glob("*.pts")):
             image = next(p for p in sorted(faces.glob(pts.stem + ".*")) if p.suffix in (".jpg", ".png"))
@@ -63,7 +66,7 @@ def evaluate(faces: Path) -> list[tuple[str, dict, dict]]:
             box = np.concatenate([gt.min(0), gt.max(0)])
             face = max(found, key=lambda d: overlap(d.box, box))
             camera = Camera.for_image(rgb.shape[1], rgb.shape[0], exif_focal_35mm(image))
-            fitted = fit_detection(face, camera, rgb)
+            fitted = fit_detection(face, camera, corr)
             rows.append((pts.stem, nme(face.landmarks[table, :2], gt), nme(fitted.ibug68, gt)))
     return rows
 

@@ -174,7 +174,7 @@ class Audio2Face(nn.Module):
 
 def save(model: Audio2Face, path, extra: dict | None = None) -> None:
     """Write weights + config (+ ``extra`` metadata) to ``path`` atomically."""
-    from face3d.io import atomic_file
+    from face3d.formats.atomic import atomic_file
 
     blob = {"config": asdict(model.cfg), "state_dict": model.state_dict(), "extra": extra or {}}
     with atomic_file(path) as tmp:

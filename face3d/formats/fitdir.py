@@ -1,0 +1,112 @@
+"""A fit's folder: ``params.json`` (identity, expression by name, pose, camera, image size) and
+``landmarks.json`` (``ibug68`` fitted, ``mediapipe478`` detected) — written by ``face3d fit``, read back by
+``face3d animate --face`` and the Python API (``read_fit``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..camera import Camera
+from ..errors import BadInput
+from ..names import ARKIT_NAMES, ict_target_names, ict_to_arkit
+
+CONVENTIONS = ("model: cm, y up, face looking down +z; camera space = R(rotation_axis_angle) @ model + "
+               "translation_cm, camera at the origin looking down -z; pixels: x right, y down, pixel centres "
+               "at integers")
+IDENTITY_LIMIT = 10.0  # |identity| beyond this many prior standard deviations is not a face
+
+
+def fit_params(result) -> dict:
+    """A ``FitResult`` as the JSON data of ``params.json``."""
+    from scipy.spatial.transform import Rotation
+
+    pitch, yaw, roll = Rotation.from_rotvec(np.asarray(result.rotation, np.float64)).as_euler("XYZ", degrees=True)
+    cam = result.camera
+    return {
+        "identity": [round(float(v), 6) for v in result.identity],
+        "expression": {n: round(float(v), 6) for n, v in zip(ict_target_names(), result.expression)},
+        "expression_arkit": {n: round(float(v), 6) for n, v in zip(ARKIT_NAMES, ict_to_arkit(result.expression))},
+        "pose": {"rotation_axis_angle": [float(v) for v in result.rotation],
+                 "translation_cm": [float(v) for v in result.translation],
+                 "pitch_yaw_roll_deg": [round(float(a), 3) for a in (pitch, yaw, roll)]},
+        "camera": cam.to_dict(),
+        "image_size": [cam.width, cam.height],
+        "conventions": CONVENTIONS,
+    }
+
+
+def fit_landmarks(result) -> dict:
+    """The JSON data of ``landmarks.json``."""
+    return {"ibug68": np.round(result.ibug68, 3).tolist(), "mediapipe478": np.round(result.mediapipe478, 3).tolist()}
+
+
+def write_fit_files(folder: Path, result) -> None:
+    """``params.json`` and ``landmarks.json`` into ``folder`` (a temporary folder of ``atomic_dir``)."""
+    (folder / "params.json").write_text(json.dumps(fit_params(result), indent=1))
+    (folder / "landmarks.json").write_text(json.dumps(fit_landmarks(result)))
+
+
+def _read_json(path: Path, hint: str):
+    if not path.is_file():
+        if path.parent.is_dir() and any((p / path.name).is_file() for p in path.parent.glob("face_*")):
+            faces = ", ".join(sorted(p.name for p in path.parent.glob("face_*") if (p / path.name).is_file()))
+            raise BadInput(f"{path.parent}: holds several fits ({faces}); pick one of them")
+        raise BadInput(f"{path}: not found ({hint})")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise BadInput(f"{path}: not valid JSON ({type(e).__name__})") from None
+
+
+def _vector(data: dict, key: str, n: int, path: Path, limit: float) -> np.ndarray:
+    try:
+        v = np.asarray(data[key], np.float64).reshape(-1)
+    except (KeyError, TypeError, ValueError):
+        raise BadInput(f"{path}: no valid '{key}' list in it") from None
+    if v.shape != (n,):
+        raise BadInput(f"{path}: '{key}' must hold {n} numbers, it holds {v.size}")
+    if not np.isfinite(v).all():
+        raise BadInput(f"{path}: '{key}' holds values that are not finite numbers")
+    if np.abs(v).max(initial=0) > limit:
+        raise BadInput(f"{path}: '{key}' holds values beyond ±{limit:g}")
+    return v.astype(np.float32)
+
+
+def read_identity(folder: str | Path) -> np.ndarray:
+    """float32 [100] identity of the fit in ``folder`` (a folder written by ``face3d fit``)."""
+    folder = Path(folder)
+    if folder.is_file():
+        raise BadInput(f"{folder}: is a file; --face wants a folder written by `face3d fit`")
+    path = folder / "params.json"
+    data = _read_json(path, "--face wants a folder written by `face3d fit`")
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: not a face3d params.json")
+    return _vector(data, "identity", 100, path, IDENTITY_LIMIT)
+
+
+def read_fit(folder: str | Path):
+    """The ``FitResult`` saved in ``folder``."""
+    from ..fit import FitResult
+
+    folder = Path(folder)
+    identity = read_identity(folder)
+    params = _read_json(folder / "params.json", "")
+    lms = _read_json(folder / "landmarks.json", "the fit folder is incomplete")
+    try:
+        names = ict_target_names()
+        expression = np.array([float(params["expression"][n]) for n in names], np.float32)
+        pose, cam = params["pose"], params["camera"]
+        w, h = (int(v) for v in params["image_size"])
+        camera = Camera(float(cam["focal_px"]), float(cam["cx"]), float(cam["cy"]), w, h)
+        rotation = np.asarray(pose["rotation_axis_angle"], np.float32).reshape(3)
+        translation = np.asarray(pose["translation_cm"], np.float32).reshape(3)
+        ibug68 = np.asarray(lms["ibug68"], np.float32).reshape(68, 2)
+        mp = np.asarray(lms["mediapipe478"], np.float32).reshape(-1, 3)
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadInput(f"{folder}: params.json or landmarks.json is incomplete ({type(e).__name__})") from None
+    if not (np.isfinite(expression).all() and (expression >= 0).all() and (expression <= 1).all()):
+        raise BadInput(f"{folder / 'params.json'}: expression weights must lie in [0, 1]")
+    return FitResult(identity, expression, rotation, translation, camera, ibug68, mp)
