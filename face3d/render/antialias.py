@@ -59,7 +59,7 @@ def antialias(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: t
     b, h, w, c = color.shape
     tri = tri.long()
     topology = topology.long()
-    ids = rast[..., 3].detach().long() - 1                        # [B,H,W], -1 = background
+    ids = rast[..., 3].detach().round().long() - 1                       # [B,H,W], -1 = background
     depth = torch.where(ids >= 0, rast[..., 2].detach(), torch.full_like(rast[..., 2], float("inf")))
 
     # Screen-space (pixel) corners of every triangle, and which way each faces (sign of its area).
@@ -95,7 +95,10 @@ def antialias(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: t
         nb = topology[t_id]                                       # [N,3]
         nb_facing = facing[batch[:, None], nb.clamp_min(0)]
         silhouette = (nb < 0) | (nb_facing != sign[:, None])
-        valid = silhouette & (eo < 0)
+        # Each edge is handled across its minor axis only (horizontal pairs for steep edges, vertical pairs
+        # for flat ones), so that a pixel row or column meets it once and the coverage is not counted twice.
+        steep = e[..., 1].abs() >= e[..., 0].abs()
+        valid = silhouette & (eo < 0) & (steep if axis == 2 else ~steep)
         t = ef / torch.where(valid, ef - eo, torch.ones_like(ef))  # crossing point, 0 at front, 1 at other
         t = torch.where(valid, t.clamp(0, 1), torch.full_like(t, 2.0))
         t, _ = t.min(1)                                           # the first silhouette edge crossed

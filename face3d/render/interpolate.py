@@ -24,9 +24,10 @@ def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> to
     if attr.dim() == 3:
         assert attr.shape[0] == b, "attr's batch must match rast's"
     flat = rast.reshape(-1, 4)
-    covered = torch.nonzero(flat[:, 3] > 0).squeeze(1)
+    # Ids are integers stored as floats: threshold and round, so that a perturbed id (gradcheck) is the same.
+    covered = torch.nonzero(flat[:, 3].detach() > 0.5).squeeze(1)
     sel = flat[covered]
-    tid = sel[:, 3].detach().long() - 1
+    tid = sel[:, 3].detach().round().long() - 1
     corners = tri.long()[tid]                                    # [N,3]
     if attr.dim() == 3:
         values = attr[(covered // (h * w))[:, None], corners]    # [N,3,C]
