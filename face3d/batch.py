@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import BadInput, Face3DError
-from .formats.atomic import (MARKER, atomic_file, check_output_dir, marker_kind, output_path,
+from .formats.atomic import (MARKER, atomic_file, check_output_dir, clean_stale, marker_kind, output_path,
                              write_marker)
 
 SUMMARY = "summary.json"
@@ -28,7 +28,7 @@ SUMMARY = "summary.json"
 def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> list[Path]:
     """Files as given; folders expand to their files with ``suffixes`` (sorted, not recursive);
     ``@list.txt`` reads one path per line (relative to the list's folder; blank and # lines skipped).
-    Raises BadInput for a missing path or when nothing is left."""
+    The same file reached twice counts once. Raises BadInput for a missing path or when nothing is left."""
     out: list[Path] = []
     for raw in inputs:
         text = str(raw)
@@ -54,7 +54,14 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...]
             raise BadInput(f"{item}: no such file or folder")
     if not out:
         raise BadInput(f"no inputs found in {', '.join(map(str, inputs))}")
-    return out
+    seen: set[Path] = set()
+    unique = []
+    for p in out:  # a file named twice (or inside a named folder too) is done once
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -63,7 +70,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 def output_names(paths: list[Path]) -> list[str]:
     """A safe, unique, stable output name per input: its stem with unsafe characters replaced and no
     leading dots (so never ``.`` or ``..``); stems that collide (the same name in two folders, a file
-    given twice) all get a suffix from a hash of the input's absolute path."""
+    given twice) all get a suffix from a hash of the input's absolute path (``expand_inputs`` has already
+    dropped repeats of one file)."""
     base = [(_UNSAFE.sub("_", p.stem).lstrip(".") or "item")[:100] for p in paths]
     key = [b.lower() for b in base]
     out = []
@@ -71,12 +79,6 @@ def output_names(paths: list[Path]) -> list[str]:
         if key.count(k) > 1:
             b += "-" + hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
         out.append(b)
-    seen: dict[str, int] = {}
-    for i, name in enumerate(out):  # the same file given twice: same hash; number the repeats
-        n = seen.get(name.lower(), 0)
-        seen[name.lower()] = n + 1
-        if n:
-            out[i] = f"{name}-{n + 1}"
     return out
 
 
@@ -114,6 +116,12 @@ def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = F
     """
     options = options or {}
     root = output_path(root)
+    if engine not in ("local", "ray"):
+        raise BadInput(f"unknown engine '{engine}' (use local or ray)")
+    if engine == "ray":  # before any output: without Ray, say how to install it
+        from .batch_ray import require_ray
+
+        require_ray()
     if single:
         if not suffix:
             state = check_output_dir(root, inputs, overwrite, kinds=("fit",))
@@ -137,8 +145,12 @@ def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = F
     previous = _read_summary(root)
     todo, records = [], {}
     for src, dest in zip(inputs, dests):
-        if not overwrite and _finished(dest, suffix) and previous.get(str(src), {}).get("status") in ("done", "skipped"):
-            records[str(src)] = {**previous[str(src)], "status": "skipped", "output": str(dest)}
+        # A finished output is complete (atomic), even when the run that wrote it died before its summary.
+        if not overwrite and _finished(dest, suffix):
+            before = previous.get(str(src), {})
+            if before.get("status") not in ("done", "skipped"):
+                before = {"input": str(src), "error": None, "exit_code": 0, "seconds": None}
+            records[str(src)] = {**before, "status": "skipped", "output": str(dest)}
         else:
             todo.append((str(src), str(dest)))
 
@@ -150,12 +162,11 @@ def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = F
 
     if engine == "local":
         _run_local(work, todo, overwrite, options, progress, label, done)
-    elif engine == "ray":
+    else:
         from .batch_ray import run_ray
 
         run_ray(work, todo, overwrite, options, progress, label, done, address)
-    else:
-        raise BadInput(f"unknown engine '{engine}' (use local or ray)")
+    clean_stale(root)  # temporaries of workers killed mid-item (a rerun elsewhere finished the item)
     _write_summary(root, inputs, records)
     return [records[str(s)] for s in inputs]
 
@@ -163,7 +174,7 @@ def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = F
 def _exists(root: Path) -> Face3DError:
     from .errors import OutputExists
 
-    return OutputExists(f"{root}: already holds face3d output (use --overwrite to replace it)")
+    return OutputExists(f"{root}: already holds face3d output", replaceable=True)
 
 
 def _finished(dest: Path, suffix: str) -> bool:

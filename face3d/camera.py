@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+FOCAL_35MM_RANGE = (8.0, 1200.0)  # mm; EXIF values outside are ignored
 DEFAULT_FOCAL = 1.2  # focal length in units of the longer image side (~45 deg field of view) without EXIF
 
 
@@ -56,12 +57,21 @@ def exif_focal_35mm(image) -> float | None:
     """The 35 mm-equivalent focal length (mm) from a photo's EXIF, or None (arrays, no EXIF, no tag)."""
     if not isinstance(image, (str, os.PathLike)):
         return None
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(Path(image)) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            im = Image.open(Path(image))
+        with im:
             exif = im.getexif().get_ifd(0x8769)  # the Exif sub-IFD holds FocalLengthIn35mmFilm
-    except (OSError, ValueError, SyntaxError):
+    except Exception:  # no EXIF worth reading: the default focal length is used
         return None
-    value = exif.get(0xA405)
-    return float(value) if value else None
+    try:
+        value = float(exif.get(0xA405) or 0)
+    except (TypeError, ValueError):
+        return None
+    # Phones say 13-28 mm, long lenses up to ~800: outside a sane range the tag is wrong, not the lens.
+    return value if FOCAL_35MM_RANGE[0] <= value <= FOCAL_35MM_RANGE[1] else None

@@ -24,9 +24,14 @@ class BadFit(Face3DError):
 
 
 class OutputExists(Face3DError):
-    """An output path holds something face3d did not make (or made, without ``overwrite``)."""
+    """An output path holds something face3d did not make, or made (``replaceable``: with ``overwrite``
+    face3d would replace it)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, replaceable: bool = False):
+        super().__init__(message)
+        self.replaceable = replaceable
 
 
 class NoFace(Face3DError):

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 
-import torch
+_LOCK = threading.Lock()
+_DEPTH = 0
+_SAVED = 0
 
 
 @contextlib.contextmanager
@@ -11,11 +14,21 @@ def one_thread():
     """Run torch on one intra-op thread, then restore the caller's setting.
 
     The solver's and the speech model's tensors are small: extra OpenMP threads only add synchronisation,
-    which on a busy 2-core machine costs several times the work itself.
+    which on a busy 2-core machine costs several times the work itself. The setting is process-wide, so
+    concurrent users (threads) share it: the first sets it, the last restores it.
     """
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+    import torch
+
+    global _DEPTH, _SAVED
+    with _LOCK:
+        if _DEPTH == 0:
+            _SAVED = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _DEPTH += 1
     try:
         yield
     finally:
-        torch.set_num_threads(n)
+        with _LOCK:
+            _DEPTH -= 1
+            if _DEPTH == 0:
+                torch.set_num_threads(_SAVED)

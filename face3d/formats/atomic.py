@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -61,16 +62,16 @@ def check_output_dir(folder: Path, inputs: Iterable[Path] = (), overwrite: bool 
     """
     for item in inputs:
         if _contains(folder, Path(item)):
-            raise OutputExists(f"{folder}: the output folder holds the input {item}; choose another -o")
+            raise OutputExists(f"{folder}: the output folder holds the input {item}; choose another output folder")
     if folder.exists() or folder.is_symlink():
         if not folder.is_dir() or folder.is_symlink():
-            raise OutputExists(f"{folder}: exists and is not a folder; choose another -o")
+            raise OutputExists(f"{folder}: exists and is not a folder; choose another output folder")
         if _contains(folder, Path.cwd()):
-            raise OutputExists(f"{folder}: is the current folder or holds it; choose another -o")
+            raise OutputExists(f"{folder}: is the current folder or holds it; choose another output folder")
         if marker_kind(folder) in kinds:
             return "own"
         if any(p.name != MARKER and not p.name.startswith(TMP_PREFIX) for p in folder.iterdir()):
-            raise OutputExists(f"{folder}: exists and holds files face3d did not write; choose an empty or new -o")
+            raise OutputExists(f"{folder}: exists and holds files face3d did not write; choose an empty or new output folder")
     return "new"
 
 
@@ -81,23 +82,26 @@ def is_own_file(path: Path) -> bool:
         return False
     try:
         with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
+            return sig(f)
+    except (OSError, ValueError, struct.error):
         return False
-    return sig(head)
 
 
-def _glb_is_own(head: bytes) -> bool:
-    return head[:4] == b"glTF" and b'"generator":"face3d' in head.replace(b" ", b"")
+def _glb_is_own(f) -> bool:
+    """A GLB whose JSON chunk says ``asset.generator`` face3d."""
+    magic, _, _, json_length, kind = struct.unpack("<4sIIII", f.read(20))
+    if magic != b"glTF" or kind != 0x4E4F534A or json_length > 64 << 20:
+        return False
+    return str(json.loads(f.read(json_length)).get("asset", {}).get("generator", "")).startswith("face3d")
 
 
 _SIGNATURES = {
     ".glb": _glb_is_own,
     # The Live Link layout has no room for a marker: any CSV in it counts as replaceable output.
-    ".csv": lambda head: head.startswith(b"Timecode,BlendshapeCount,"),
-    ".obj": lambda head: head.startswith(b"# face3d"),
-    ".mtl": lambda head: head.startswith(b"# face3d"),
-    ".ply": lambda head: head.startswith(b"ply\n") and b"\ncomment face3d" in head.split(b"end_header")[0],
+    ".csv": lambda f: f.read(25) == b"Timecode,BlendshapeCount,",
+    ".obj": lambda f: f.read(8) == b"# face3d",
+    ".mtl": lambda f: f.read(8) == b"# face3d",
+    ".ply": lambda f: b"\ncomment face3d" in f.read(4096).split(b"end_header")[0],
 }
 
 
@@ -110,7 +114,7 @@ def check_output_file(path: Path, overwrite: bool = False, inputs: Iterable[Path
             raise OutputExists(f"{path}: is an input; choose another output")
     if path.exists() or path.is_symlink():
         if not overwrite:
-            raise OutputExists(f"{path}: exists (use --overwrite to replace face3d's own output)")
+            raise OutputExists(f"{path}: exists", replaceable=True)
         if not is_own_file(path):
             raise OutputExists(f"{path}: exists and was not written by face3d; not replacing it")
 
@@ -233,7 +237,7 @@ def atomic_dir(path: str | os.PathLike, kind: str, overwrite: bool = False, **in
     clean_stale(path.parent)
     state = check_output_dir(path, overwrite=overwrite, kinds=(kind,))
     if state == "own" and not overwrite:
-        raise OutputExists(f"{path}: already holds face3d output (use --overwrite to replace it)")
+        raise OutputExists(f"{path}: already holds face3d output", replaceable=True)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=_tmp_name(path), dir=path.parent))
     except OSError as e:

@@ -79,9 +79,9 @@ def read_identity(folder: str | Path) -> np.ndarray:
     """float32 [100] identity of the fit in ``folder`` (a folder written by ``face3d fit``)."""
     folder = Path(folder)
     if folder.is_file():
-        raise BadInput(f"{folder}: is a file; --face wants a folder written by `face3d fit`")
+        raise BadInput(f"{folder}: is a file; a fit folder (written by `face3d fit`) is needed")
     path = folder / "params.json"
-    data = _read_json(path, "--face wants a folder written by `face3d fit`")
+    data = _read_json(path, "a fit folder holds one, written by `face3d fit`")
     if not isinstance(data, dict):
         raise BadInput(f"{path}: not a face3d params.json")
     return _vector(data, "identity", 100, path, IDENTITY_LIMIT)
