@@ -1,0 +1,414 @@
+"""Meshes read back into a scene for the viewer and the offscreen renderer: GLB/glTF (morph targets, weight
+animation, base-colour texture), OBJ, PLY, or a fit folder (``face3d fit`` output: mesh.glb + params.json's
+camera and head pose, and the photo / albedo texture where the folder has them).
+
+    scene = read_scene("talk.glb")          # Scene: arrays in cm, y up, face looking down +z
+    v = scene.vertices(scene.weights_at(t)) # [N,3] the mesh at time t
+
+Everything is plain numpy; nothing here needs a GL context.
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadInput
+
+MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply")
+# Files of a fit folder that the viewer shows when present (the photo behind the face, an albedo texture).
+PHOTO_NAMES = ("photo.jpg", "photo.png", "image.jpg", "image.png", "input.jpg", "input.png")
+TEXTURE_NAMES = ("albedo.png", "texture.png", "albedo.jpg", "texture.jpg")
+
+
+@dataclass
+class Scene:
+    """One mesh, what animates it and what surrounds it.
+
+    positions: float32 [N,3] cm (glTF metres are scaled by 100); triangles: uint32 [F,3]; uv: float32 [N,2] or
+    None (glTF convention: (0, 0) the image's top-left); colours: float32 [N,4] linear RGBA or None (alpha < 0.5
+    hides a vertex's triangles: the eye overlay shells); weld: int64 [N] one id per distinct position (shared
+    normals across UV seams); targets: float32 [K,N,3] morph deltas (cm) or None; target_names [K];
+    weights: float32 [K] the still pose; times: float32 [T] s and frames: float32 [T,K] a weight animation or
+    None; texture: uint8 [H,W,3] albedo or None; photo: uint8 [H,W,3] or None; camera: the photo's Camera or
+    None; rotation [3] axis-angle rad / translation [3] cm: model -> camera space of the fit (or None);
+    landmarks: int64 [L] vertex ids of the 68 iBUG points (ICT meshes only) or None; gloss: float32 [N] 0..1
+    specular strength (eyes shine); path: where it came from.
+    """
+
+    positions: np.ndarray
+    triangles: np.ndarray
+    path: Path
+    uv: np.ndarray | None = None
+    colours: np.ndarray | None = None
+    weld: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    target_names: list[str] = field(default_factory=list)
+    weights: np.ndarray | None = None
+    times: np.ndarray | None = None
+    frames: np.ndarray | None = None
+    texture: np.ndarray | None = None
+    photo: np.ndarray | None = None
+    camera: object | None = None
+    rotation: np.ndarray | None = None
+    translation: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    gloss: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.weld is None:
+            self.weld = weld_positions(self.positions)
+
+    @property
+    def animated(self) -> bool:
+        return self.frames is not None and len(self.times) > 1
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the last keyframe (0 for a still mesh)."""
+        return float(self.times[-1] - self.times[0]) if self.animated else 0.0
+
+    @property
+    def fps(self) -> float:
+        """The keyframe rate (median spacing) of an animation, 30 for a still mesh."""
+        if not self.animated:
+            return 30.0
+        return float(round(1.0 / float(np.median(np.diff(self.times))), 3))
+
+    def weights_at(self, t: float) -> np.ndarray | None:
+        """float32 [K] morph weights at time ``t`` s (glTF LINEAR sampling, clamped at the ends)."""
+        if self.targets is None:
+            return None
+        if not self.animated:
+            return self.weights
+        f, times = self.frames, self.times
+        i = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
+        a = float(np.clip((t - times[i]) / max(times[i + 1] - times[i], 1e-9), 0, 1))
+        return (1 - a) * f[i] + a * f[i + 1]
+
+    def vertices(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """float32 [N,3] cm: the positions with ``weights [K]`` of the morph targets applied."""
+        if self.targets is None or weights is None:
+            return self.positions
+        active = np.flatnonzero(np.abs(weights) > 1e-5)  # most weights are ~0 in a frame: skip their targets
+        out = self.positions.copy()
+        for k in active:
+            out += weights[k] * self.targets[k]
+        return out
+
+    def centre_radius(self) -> tuple[np.ndarray, float]:
+        """Centre float32 [3] and radius (cm) of the visible vertices' bounding box."""
+        p = self.positions if self.colours is None else self.positions[self.colours[:, 3] >= 0.5]
+        lo, hi = p.min(0), p.max(0)
+        return ((lo + hi) / 2).astype(np.float32), float(np.linalg.norm(hi - lo) / 2)
+
+    def strongest(self, weights: np.ndarray | None, n: int = 5) -> list[tuple[str, float]]:
+        """The ``n`` largest ``weights [K]`` with their target names, largest first."""
+        if weights is None or not len(self.target_names):
+            return []
+        order = np.argsort(-weights)[:n]
+        return [(self.target_names[k], float(weights[k])) for k in order]
+
+
+def weld_positions(positions: np.ndarray) -> np.ndarray:
+    """int64 [N]: one id per distinct position (to 1e-4 cm), so normals are shared across UV seams."""
+    key = np.round(positions / 1e-4).astype(np.int64)
+    return np.unique(key, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def read_scene(path: str | Path, photo: str | Path | None = None) -> Scene:
+    """The scene in ``path``: a .glb/.gltf/.obj/.ply mesh or a fit folder; ``photo`` overrides the fit's
+    photo (the image it was fitted to). Raises BadInput naming the file and the problem."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInput(f"{path}: not found")
+    if path.is_dir():
+        scene = _read_fit_folder(path)
+    else:
+        suffix = path.suffix.lower()
+        if suffix not in MESH_SUFFIXES:
+            raise BadInput(f"{path}: not a mesh or fit folder (use {', '.join(MESH_SUFFIXES)} or a `face3d fit` folder)")
+        scene = _read_gltf(path) if suffix in (".glb", ".gltf") else _read_trimesh(path)
+    if photo is not None:
+        scene.photo = read_image(Path(photo), "photo")
+    _ict_extras(scene)
+    return scene
+
+
+def read_image(path: Path, what: str) -> np.ndarray:
+    """uint8 [H,W,3] RGB of an image file; BadInput naming it when unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise BadInput(f"{path}: {what} not found")
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > 64_000_000:
+                raise BadInput(f"{path}: {what} too large ({im.width}x{im.height})")
+            return np.asarray(im.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise BadInput(f"{path}: not a readable {what} image ({type(e).__name__})") from None
+
+
+# ---------------------------------------------------------------------------------------------- glTF
+
+_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+_DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
+
+
+def _accessor(g, blob_of, index: int) -> np.ndarray:
+    """An accessor as an array [count, components] (sparse ones densified; normalised ints scaled to 0..1)."""
+    acc = g.accessors[index]
+    n, dtype = _COMPONENTS[acc.type], _DTYPES[acc.componentType]
+    if acc.bufferView is not None:
+        view = g.bufferViews[acc.bufferView]
+        data = blob_of(view.buffer)
+        start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+        itemsize = np.dtype(dtype).itemsize * n
+        stride = view.byteStride or itemsize
+        raw = np.frombuffer(data, np.uint8, count=stride * (acc.count - 1) + itemsize, offset=start)
+        out = np.lib.stride_tricks.as_strided(raw, (acc.count, itemsize), (stride, 1)).copy().view(dtype)
+        out = out.reshape(acc.count, n).astype(np.float32 if dtype == np.float32 else dtype)
+    else:
+        out = np.zeros((acc.count, n), dtype)
+    if acc.sparse is not None:
+        s = acc.sparse
+        iv, vv = g.bufferViews[s.indices.bufferView], g.bufferViews[s.values.bufferView]
+        idx = np.frombuffer(blob_of(iv.buffer), _DTYPES[s.indices.componentType], s.count,
+                            (iv.byteOffset or 0) + (s.indices.byteOffset or 0))
+        vals = np.frombuffer(blob_of(vv.buffer), dtype, s.count * n, (vv.byteOffset or 0) + (s.values.byteOffset or 0))
+        out = out.copy()
+        out[idx.astype(np.int64)] = vals.reshape(-1, n)
+    if acc.normalized and dtype != np.float32:
+        out = out.astype(np.float32) / np.iinfo(dtype).max
+    return out
+
+
+def _read_gltf(path: Path) -> Scene:
+    import pygltflib as gl
+
+    try:
+        g = gl.GLTF2.load(str(path))
+    except Exception as e:  # pygltflib raises anything from struct/json errors on a damaged file
+        raise BadInput(f"{path}: not a readable glTF file ({type(e).__name__})") from None
+    if g is None:
+        raise BadInput(f"{path}: not a readable glTF file")
+    blobs: dict[int, bytes] = {}
+
+    def blob_of(i: int) -> bytes:
+        if i not in blobs:
+            buf = g.buffers[i]
+            if i == 0 and g.binary_blob() is not None and not buf.uri:
+                blobs[i] = g.binary_blob()
+            elif buf.uri and buf.uri.startswith("data:"):
+                import base64
+                blobs[i] = base64.b64decode(buf.uri.split(",", 1)[1])
+            elif buf.uri:
+                blobs[i] = (path.parent / buf.uri).read_bytes()
+            else:
+                raise BadInput(f"{path}: buffer {i} has no data")
+        return blobs[i]
+
+    mesh_index = next((n.mesh for n in g.nodes if n.mesh is not None), 0 if g.meshes else None)
+    if mesh_index is None or not g.meshes[mesh_index].primitives:
+        raise BadInput(f"{path}: holds no mesh")
+    mesh = g.meshes[mesh_index]
+    prim = mesh.primitives[0]
+    try:
+        a = prim.attributes
+        if a.POSITION is None:
+            raise BadInput(f"{path}: its mesh has no positions")
+        pos = _accessor(g, blob_of, a.POSITION).astype(np.float32)
+        if prim.indices is not None:
+            tri = _accessor(g, blob_of, prim.indices).reshape(-1, 3).astype(np.uint32)
+        else:
+            tri = np.arange(len(pos), dtype=np.uint32).reshape(-1, 3)
+        uv = _accessor(g, blob_of, a.TEXCOORD_0).astype(np.float32) if a.TEXCOORD_0 is not None else None
+        colours = None
+        if a.COLOR_0 is not None:
+            colours = _accessor(g, blob_of, a.COLOR_0).astype(np.float32)
+            if colours.shape[1] == 3:
+                colours = np.concatenate([colours, np.ones((len(colours), 1), np.float32)], 1)
+        targets = None
+        if prim.targets:
+            # pygltflib gives morph targets as dicts or Attributes depending on how the file was made
+            ids = [t.get("POSITION") if isinstance(t, dict) else t.POSITION for t in prim.targets]
+            targets = np.stack([_accessor(g, blob_of, i) if i is not None else np.zeros_like(pos)
+                                for i in ids]).astype(np.float32)
+        names = list((mesh.extras or {}).get("targetNames", [])) or [f"target{k}" for k in range(len(targets or []))]
+        weights = np.asarray(mesh.weights or np.zeros(len(prim.targets or [])), np.float32)
+        times = frames = None
+        for anim in g.animations or []:
+            for ch in anim.channels:
+                if ch.target.path == "weights" and targets is not None:
+                    smp = anim.samplers[ch.sampler]
+                    times = _accessor(g, blob_of, smp.input).reshape(-1).astype(np.float32)
+                    frames = _accessor(g, blob_of, smp.output).reshape(len(times), -1).astype(np.float32)
+                    break
+            if times is not None:
+                break
+        texture = _gltf_texture(g, blob_of, prim, path)
+    except BadInput:
+        raise
+    except (IndexError, ValueError, TypeError, AttributeError, KeyError, OSError) as e:
+        raise BadInput(f"{path}: a damaged glTF mesh ({type(e).__name__}: {e})") from None
+    if len(tri) == 0 or len(pos) == 0 or tri.max() >= len(pos):
+        raise BadInput(f"{path}: its mesh has no valid triangles")
+    if not np.isfinite(pos).all():
+        raise BadInput(f"{path}: its mesh holds positions that are not finite")
+    if frames is not None and frames.shape[1] != len(targets):
+        raise BadInput(f"{path}: its weight animation has {frames.shape[1]} channels for {len(targets)} targets")
+    if colours is not None and (texture is not None):
+        colours = colours.copy()
+        colours[:, :3] = 1.0  # a texture carries the colour; vertex colours keep only their alpha mask
+    scale = np.float32(100.0)  # glTF metres -> cm
+    return Scene(pos * scale, tri, path, uv=uv, colours=colours,
+                 targets=None if targets is None else targets * scale, target_names=names[:len(weights)],
+                 weights=weights if targets is not None else None, times=times, frames=frames, texture=texture)
+
+
+def _gltf_texture(g, blob_of, prim, path: Path) -> np.ndarray | None:
+    """uint8 [H,W,3] of the primitive's base-colour texture, or None."""
+    if prim.material is None:
+        return None
+    pbr = g.materials[prim.material].pbrMetallicRoughness
+    if pbr is None or pbr.baseColorTexture is None:
+        return None
+    image = g.images[g.textures[pbr.baseColorTexture.index].source]
+    if image.bufferView is not None:
+        view = g.bufferViews[image.bufferView]
+        data = blob_of(view.buffer)[(view.byteOffset or 0):(view.byteOffset or 0) + view.byteLength]
+    elif image.uri and image.uri.startswith("data:"):
+        import base64
+        data = base64.b64decode(image.uri.split(",", 1)[1])
+    else:
+        data = (path.parent / image.uri).read_bytes()
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+# ---------------------------------------------------------------------------------------------- OBJ / PLY
+
+def _read_obj(path: Path) -> Scene | None:
+    """An OBJ whose faces all carry UVs (``f v/vt``, as face3d writes), split along UV seams like the GLB
+    writer does (so an ICT OBJ gets the same vertices as its GLB); None for other OBJs."""
+    from ..model import triangulate
+    from .obj import parse_obj_faces, parse_obj_vertices
+
+    data = path.read_bytes()
+    if b"\nf " not in data or not all(b"/" in line.split(b" ", 2)[1] for line in data.split(b"\n")
+                                       if line.startswith(b"f ") and len(line.split()) > 1):
+        return None
+    try:
+        pos = parse_obj_vertices(data)
+        faces, uv_faces, uvs, _ = parse_obj_faces(data)
+        tris, uv_tris = triangulate(faces)[0], triangulate(uv_faces)[0]
+        if len(tris) == 0 or tris.max() >= len(pos) or uv_tris.max() >= len(uvs) or tris.min() < 0:
+            raise ValueError("face indices out of range")
+    except (ValueError, IndexError):
+        return None  # let trimesh try (and name the problem)
+    pairs, inverse = np.unique(np.stack([tris.reshape(-1), uv_tris.reshape(-1)], 1), axis=0, return_inverse=True)
+    uv = uvs[pairs[:, 1]].copy()
+    uv[:, 1] = 1 - uv[:, 1]  # OBJ's v = 0 is the image bottom; the scene keeps glTF's top-left origin
+    texture = None
+    mtl = path.with_suffix(".mtl")
+    if mtl.is_file():
+        for line in mtl.read_text(errors="replace").splitlines():
+            if line.strip().startswith("map_Kd") and (path.parent / line.split()[-1]).is_file():
+                texture = read_image(path.parent / line.split()[-1], "texture")
+                break
+    return Scene(pos[pairs[:, 0]], inverse.reshape(-1, 3).astype(np.uint32), path, uv=uv, texture=texture)
+
+
+def _read_trimesh(path: Path) -> Scene:
+    import trimesh
+
+    if path.suffix.lower() == ".obj":
+        scene = _read_obj(path)
+        if scene is not None:
+            return scene
+
+    try:
+        mesh = trimesh.load(str(path), process=False, maintain_order=True, force="mesh")
+    except Exception as e:  # trimesh raises many kinds on a damaged file
+        raise BadInput(f"{path}: not a readable mesh ({type(e).__name__})") from None
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        raise BadInput(f"{path}: holds no mesh")
+    pos = np.asarray(mesh.vertices, np.float32)
+    if not np.isfinite(pos).all():
+        raise BadInput(f"{path}: its mesh holds positions that are not finite")
+    uv = texture = None
+    visual = mesh.visual
+    if getattr(visual, "uv", None) is not None and len(visual.uv) == len(pos):
+        uv = np.asarray(visual.uv, np.float32).copy()
+        uv[:, 1] = 1 - uv[:, 1]  # OBJ's v = 0 is the image bottom; the scene keeps glTF's top-left origin
+        image = getattr(getattr(visual, "material", None), "image", None)
+        if image is not None:
+            texture = np.asarray(image.convert("RGB"))
+    return Scene(pos, np.asarray(mesh.faces, np.uint32), path, uv=uv, texture=texture)
+
+
+# ---------------------------------------------------------------------------------------------- fit folder
+
+def _read_fit_folder(folder: Path) -> Scene:
+    from .fitdir import read_fit
+
+    mesh = folder / "mesh.glb"
+    if not mesh.is_file():
+        if (folder / "params.json").is_file() or any(folder.glob("face_*")):
+            read_fit(folder)  # names the problem (several fits, incomplete folder) in one line
+        raise BadInput(f"{folder}: not a fit folder (no mesh.glb; a folder written by `face3d fit` has one)")
+    scene = _read_gltf(mesh)
+    fit = read_fit(folder)
+    scene.path = folder
+    scene.camera, scene.rotation, scene.translation = fit.camera, fit.rotation, fit.translation
+    for name in PHOTO_NAMES:
+        if (folder / name).is_file():
+            scene.photo = read_image(folder / name, "photo")
+            break
+    try:
+        image = json.loads((folder / "params.json").read_text()).get("image")
+    except (OSError, ValueError, AttributeError):
+        image = None
+    if scene.photo is None and isinstance(image, str) and (folder / image).is_file():
+        scene.photo = read_image(folder / image, "photo")
+    for name in TEXTURE_NAMES:
+        if scene.texture is None and (folder / name).is_file() and scene.uv is not None:
+            scene.texture = read_image(folder / name, "texture")
+            if scene.colours is not None:
+                scene.colours[:, :3] = 1.0
+    return scene
+
+
+def _ict_extras(scene: Scene) -> None:
+    """On ICT-FaceKit meshes (face3d's own exports, or the raw topology): the 68 landmark vertices, glossy
+    eyes, and the alpha mask that hides the eye overlay shells when the file has no vertex colours."""
+    try:
+        from ..model import load_model
+        model = load_model()
+    except Exception:  # no model installed: a foreign mesh is still viewable, without these extras
+        return
+    n = len(scene.positions)
+    if n == model.n_vertices:
+        source = np.arange(n)
+    else:
+        from ..materials import split_seams
+        source, _, tris = split_seams(model)
+        if len(source) != n or len(tris) != len(scene.triangles) or not np.array_equal(tris, scene.triangles):
+            return
+    first = np.full(model.n_vertices, -1, np.int64)
+    first[source[::-1]] = np.arange(n)[::-1]  # the first scene vertex of every model vertex
+    scene.landmarks = first[model.landmarks68.astype(np.int64)]
+    gloss = np.zeros(n, np.float32)
+    for side in ("left", "right"):
+        e0, e1 = model.regions[f"eyeball_{side}"][:2]
+        gloss[(source >= e0) & (source < e1)] = 1.0
+    scene.gloss = gloss
+    if scene.colours is None:
+        from ..materials import vertex_colours
+        scene.colours = vertex_colours(model)[source]
+        if scene.texture is not None:
+            scene.colours[:, :3] = 1.0
