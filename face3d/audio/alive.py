@@ -6,7 +6,8 @@ frames arrive in one piece or in many (streaming). Intervals are random (not per
 
 - blinks: intervals 1.5-7 s (log-normal, median ~3.5 s), 150-250 ms long (fast close, slower open),
   12 % double blinks, slight left/right asymmetry;
-- gaze: fixations of 0.4-3 s, then a 1-2 frame saccade to a new small offset (eyeLook* <= 0.25);
+- gaze: fixations of 0.4-3 s, then a 1-2 frame saccade to a new small offset (eyeLook* <= 0.25); at
+  each phrase start (given by the caller) the eyes return to the camera for 0.8 s;
 - brows: inner/outer raise following the low-passed speech activity (the model's jawOpen / lower-lip
   motion) plus a slow random drift, at most ~0.3.
 """
@@ -23,6 +24,7 @@ _BROW_INNER = [_I["browInnerUp_L"], _I["browInnerUp_R"]]
 _BROW_OUTER = [_I["browOuterUp_L"], _I["browOuterUp_R"]]
 _SPEECH = [_I["jawOpen"], _I["mouthLowerDown_L"], _I["mouthLowerDown_R"]]
 # gaze (x = subject's left, y = up) -> eyeLook shapes: looking left = left eye out + right eye in
+LOOK_BACK_S = 0.8  # the eyes hold the camera this long at a phrase start
 _LOOK = {
     "x+": [_I["eyeLookOut_L"], _I["eyeLookIn_R"]], "x-": [_I["eyeLookIn_L"], _I["eyeLookOut_R"]],
     "y+": [_I["eyeLookUp_L"], _I["eyeLookUp_R"]], "y-": [_I["eyeLookDown_L"], _I["eyeLookDown_R"]],
@@ -38,6 +40,7 @@ class Alive:
         self.blink_rng, self.gaze_rng, self.drift_rng = (
             np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
         self.frame = 0
+        self.phrases: list[float] = []  # phrase start times (s) still able to affect the gaze
         self.blinks: list[tuple[float, float, float]] = []  # (start s, duration s, depth)
         self.next_blink = self.blink_rng.uniform(0.5, 3.0)
         self.gaze: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]  # (start s, x, y)
@@ -83,11 +86,21 @@ class Alive:
         k = np.searchsorted(starts, t, side="right") - 1
         prev = np.maximum(k - 1, 0)
         a = np.clip((t - starts[k]) * self.fps / 2.0, 0, 1)  # saccade over ~2 frames
-        return (1 - a)[:, None] * xy[prev] + a[:, None] * xy[k]
+        g = (1 - a)[:, None] * xy[prev] + a[:, None] * xy[k]
+        # phrase starts: the eyes come back to the camera for LOOK_BACK_S, a 2-frame saccade each way.
+        # An overlay, not a change of the drawn schedule, so any chunking gives the same gaze.
+        back = np.zeros_like(t)
+        for p in self.phrases:
+            u = (t - p) * self.fps / 2.0
+            back = np.maximum(back, np.clip(np.minimum(u, (p + LOOK_BACK_S - t) * self.fps / 2.0), 0, 1))
+        return g * (1 - back)[:, None]
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    def __call__(self, frames: np.ndarray, phrase_starts=()) -> np.ndarray:
+        """``phrase_starts``: frame indices within ``frames`` where a phrase begins (gaze returns)."""
         n = len(frames)
         t = (self.frame + np.arange(n)) / self.fps
+        self.phrases = [p for p in self.phrases if p + LOOK_BACK_S >= t[0] - 1] if n else self.phrases
+        self.phrases += [float(t[i]) for i in phrase_starts]
         self.frame += n
         if n == 0:
             return frames
