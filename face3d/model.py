@@ -124,13 +124,26 @@ class FaceModel(nn.Module):
                 rotation: torch.Tensor | None = None, translation: torch.Tensor | None = None,
                 scale: torch.Tensor | None = None) -> FaceModelOutput:
         """Posed vertices. ``identity [B,100]``, ``expression [B,53]``, ``rotation [B,3]`` axis-angle (rad),
-        ``translation [B,3]`` cm, ``scale [B]``; missing ones are zeros (rotation, translation) or one."""
+        ``translation [B,3]`` cm, ``scale [B]``; missing ones are zeros (rotation, translation) or one.
+        Floating-point inputs are computed in the module's dtype (``model.double()`` works end to end)."""
+        shapes = {"identity": (identity, N_IDENTITY), "expression": (expression, N_EXPRESSION),
+                  "rotation": (rotation, 3), "translation": (translation, 3), "scale": (scale, None)}
         b = self._batch(identity, expression, rotation, translation, scale)
         dtype = self.neutral.dtype
-        identity = identity if identity is not None else self.neutral.new_zeros(b, N_IDENTITY)
-        expression = expression if expression is not None else self.neutral.new_zeros(b, N_EXPRESSION)
-        v = self.blend(identity.to(dtype), expression.to(dtype))
-        v = geometry.rigid_transform(v, rotation, translation, scale)
+        for name, (t, k) in shapes.items():
+            if t is None:
+                continue
+            if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+                raise TypeError(f"FaceModel: {name} must be a floating-point tensor, got "
+                                f"{getattr(t, 'dtype', type(t).__name__)}")
+            want = (b,) if k is None else (b, k)
+            if tuple(t.shape) != want:
+                raise ValueError(f"FaceModel: {name} must have shape {list(want)} (batch {b}), got {list(t.shape)}")
+        cast = lambda t: None if t is None else t.to(dtype)  # noqa: E731
+        identity = cast(identity) if identity is not None else self.neutral.new_zeros(b, N_IDENTITY)
+        expression = cast(expression) if expression is not None else self.neutral.new_zeros(b, N_EXPRESSION)
+        v = self.blend(identity, expression)
+        v = geometry.rigid_transform(v, cast(rotation), cast(translation), cast(scale))
         return FaceModelOutput(vertices=v, identity=identity, expression=expression)
 
     def vertex_normals(self, vertices: np.ndarray) -> np.ndarray:
