@@ -65,3 +65,23 @@ def _cornea(model) -> np.ndarray:
 _CORNEA_DEPTH = 0.15  # cm
 
 
+
+
+def eyelash_alpha(model) -> np.ndarray:
+    """[V] alpha of the eyelash cards (-1 on every other vertex): opaque-ish at the lid, fading to the tip,
+    so that alpha-blended cards read as lashes rather than as dark crescents."""
+    from scipy.spatial import cKDTree
+
+    v = model.neutral.detach().cpu().numpy()
+    out = np.full(model.n_vertices, -1, np.float32)
+    f0, f1 = model.regions["face"][:2]
+    skin = cKDTree(v[f0:f1])
+    for side in ("left", "right"):
+        a, b = model.regions[f"eyelashes_{side}"][:2]
+        gap = skin.query(v[a:b])[0]  # the root of a lash touches the lid; its tip stands off it
+        t = np.clip((gap - gap.min()) / max(np.ptp(gap), 1e-6), 0, 1)
+        out[a:b] = _LASH_ROOT_ALPHA * (1 - t) ** 2
+    return out
+
+
+_LASH_ROOT_ALPHA = 0.5

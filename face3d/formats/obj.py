@@ -19,22 +19,25 @@ def mtl_text(model) -> str:
     return "\n".join(out)
 
 
-def write_obj(path: Path, vertices: np.ndarray, model, mtl_name: str) -> None:
-    """Quads and triangles as upstream, with UVs (``f v/vt``) and one ``usemtl`` per material run."""
+def write_obj(path: Path, vertices: np.ndarray, model, mtl_name: str, scale: float = 0.01,
+              normals: np.ndarray | None = None) -> None:
+    """Quads and triangles as upstream, with UVs and vertex normals (``f v/vt/vn``), smoothing on, one
+    ``usemtl`` per material run. ``vertices [V,3]`` cm, written times ``scale`` (0.01: metres)."""
     buf = io.StringIO()
-    buf.write(f"# face3d: ICT-FaceKit topology\nmtllib {mtl_name}\n")
-    np.savetxt(buf, vertices, fmt="v %.6f %.6f %.6f")
+    unit = "m" if scale == 0.01 else "cm" if scale == 1 else f"{scale} x cm"
+    buf.write(f"# face3d: ICT-FaceKit topology, units {unit}, y up, the face looks down +z\nmtllib {mtl_name}\n")
+    np.savetxt(buf, vertices * scale, fmt="v %.7g %.7g %.7g")
     np.savetxt(buf, model.uvs, fmt="vt %.6f %.6f")
+    np.savetxt(buf, model.vertex_normals(vertices) if normals is None else normals, fmt="vn %.5f %.5f %.5f")
+    buf.write("s 1\n")  # smooth shading: the vertex normals above
     polys, uvp, mats = model.polygons + 1, model.uv_polygons + 1, model.polygon_materials
     starts = np.flatnonzero(np.r_[True, mats[1:] != mats[:-1]])
     for s, e in zip(starts, np.r_[starts[1:], len(mats)]):
         buf.write(f"usemtl {model.material_names[mats[s]]}\n")
         for p, t in zip(polys[s:e], uvp[s:e]):
             n = 4 if p[3] > 0 else 3
-            buf.write("f " + " ".join(f"{p[k]}/{t[k]}" for k in range(n)) + "\n")
+            buf.write("f " + " ".join(f"{p[k]}/{t[k]}/{p[k]}" for k in range(n)) + "\n")
     path.write_text(buf.getvalue())
-
-
 
 
 # ---------------------------------------------------------------------------------------------- upstream OBJ

@@ -1,6 +1,10 @@
-// Query: ?probe=t0,t1,...&shots=t0,t1,...  The page loads /model.glb, samples the first clip's morph
-// influences at each probe time (AnimationMixer.setTime), renders one PNG per shot time and POSTs
-// {meshes, targets, clips, probes, shots, console} as JSON to /result. Errors are posted too.
+// Query: ?probe=t0,t1,...&shots=t0,t1,...&drive=name,...&rotate=joint:pitch:yaw:roll,...&pose=name:w,...
+// The page loads /model.glb, samples the first clip's morph influences and joint rotations at each probe
+// time (AnimationMixer.setTime), renders one PNG per shot time, measures how far vertices move (skinned,
+// in metres) when one target is driven to 1 by name (`drive`) or one joint is turned (`rotate`, radians,
+// rotation Ry(yaw) Rx(pitch) Rz(roll)), renders one PNG of a `pose` (weights by name, plus the `rotate`
+// rotations), and POSTs {meshes, targets, joints, clips, probes, shots, moves, pose, console} as JSON to
+// /result. Errors are posted too.
 import * as THREE from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 
@@ -64,19 +68,92 @@ async function main() {
     if (action) action.reset().play();
     mixer.setTime(t);
   };
+  const bones = {};
+  gltf.scene.traverse((o) => { if (o.isBone) bones[o.name] = o; });
+  const quat = (b) => [b.quaternion.x, b.quaternion.y, b.quaternion.z, b.quaternion.w];
   const probes = numbers('probe').map((t) => {
     pose(t);
-    return { time: t, influences: Array.from(face ? face.morphTargetInfluences : []) };
+    const rot = {};
+    for (const [n, b] of Object.entries(bones)) rot[n] = quat(b);
+    return { time: t, influences: Array.from(face ? face.morphTargetInfluences : []), rotations: rot };
   });
   const shots = numbers('shots').map((t) => {
     pose(t);
     renderer.render(scene, cam);
     return { time: t, png: renderer.domElement.toDataURL('image/png') };
   });
+  // Static checks: the clip off, everything at rest, then one target or one joint at a time.
+  if (action) action.stop();
+  mixer.setTime(0);
+  const rest = () => {
+    for (const m of meshes) if (m.morphTargetInfluences) m.morphTargetInfluences.fill(0);
+    for (const b of Object.values(bones)) b.quaternion.identity();
+  };
+  const positions = () => {
+    gltf.scene.updateMatrixWorld(true);
+    const out = [];
+    const v = new THREE.Vector3();
+    for (const m of meshes) {
+      const n = m.geometry.attributes.position.count;
+      const a = new Float32Array(3 * n);
+      for (let i = 0; i < n; i++) { m.getVertexPosition(i, v); v.applyMatrix4(m.matrixWorld); a.set([v.x, v.y, v.z], 3 * i); }
+      out.push(a);
+    }
+    return out;
+  };
+  const moved = (before, after) => {
+    let max = 0, count = 0;
+    before.forEach((a, k) => { for (let i = 0; i < a.length; i += 3) {
+      const d = Math.hypot(after[k][i] - a[i], after[k][i + 1] - a[i + 1], after[k][i + 2] - a[i + 2]);
+      if (d > 1e-5) count++;
+      max = Math.max(max, d);
+    } });
+    return { max, count };
+  };
+  const turn = (item) => {
+    const [joint, p, y, r] = item.split(':');
+    const b = bones[joint];
+    if (!b) throw new Error(`no joint named ${joint}`);
+    b.quaternion.setFromEuler(new THREE.Euler(Number(p), Number(y), Number(r), 'YXZ'));
+  };
+  rest();
+  const still = positions();
+  const list = (key) => (params.get(key) || '').split(',').filter((s) => s !== '');
+  const moves = {};
+  for (const name of list('drive')) {
+    rest();
+    let found = false;
+    for (const m of meshes) {
+      const k = m.morphTargetDictionary ? m.morphTargetDictionary[name] : undefined;
+      if (k !== undefined) { m.morphTargetInfluences[k] = 1; found = true; }
+    }
+    moves[name] = found ? moved(still, positions()) : null;
+  }
+  for (const item of list('rotate')) {
+    rest();
+    turn(item);
+    moves[item] = moved(still, positions());
+  }
+  let poseShot = null;
+  if (list('pose').length) {
+    rest();
+    for (const item of list('pose')) {
+      const [name, w] = item.split(':');
+      for (const m of meshes) {
+        const k = m.morphTargetDictionary ? m.morphTargetDictionary[name] : undefined;
+        if (k !== undefined) m.morphTargetInfluences[k] = Number(w);
+      }
+    }
+    for (const item of list('rotate')) turn(item);
+    renderer.render(scene, cam);
+    poseShot = renderer.domElement.toDataURL('image/png');
+  }
+  rest();
   const gl = renderer.getContext();
   const debug = gl.getExtension('WEBGL_debug_renderer_info');
   const gpu = debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
-  await post({ three: THREE.REVISION, renderer: gpu, meshes: meshes.length, targets, clips, probes, shots });
+  await post({ three: THREE.REVISION, renderer: gpu, meshes: meshes.length, targets, joints: Object.keys(bones),
+               clips, probes, shots, moves, pose: poseShot });
 }
 
 main().catch((e) => post({ error: String(e && e.stack || e) }));

@@ -73,8 +73,14 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def check_glb(glb: str | Path, probe=(), shots=(), out_dir: str | Path | None = None, timeout: float = 60.0) -> dict:
+def check_glb(glb: str | Path, probe=(), shots=(), out_dir: str | Path | None = None, timeout: float = 60.0,
+              drive=(), rotate=(), pose=()) -> dict:
     """Run the page on ``glb``; returns the page's JSON with each shot's PNG saved as ``shots[i]["path"]``.
+
+    ``drive``: target names, each set to 1 alone; ``rotate``: ``"joint:pitch:yaw:roll"`` (rad), each
+    alone; ``moves[item]`` = ``{max, count}``, the largest vertex motion (m) and how many vertices moved
+    over 10 µm (three.js skinning and morphing). ``pose``: ``"name:weight"`` items rendered together with
+    the ``rotate`` rotations to ``pose_path`` (``out_dir/pose.png``).
 
     Raises RuntimeError if Chromium/three.js are missing, the page reports an error, or no result comes
     within ``timeout`` seconds.
@@ -85,7 +91,8 @@ def check_glb(glb: str | Path, probe=(), shots=(), out_dir: str | Path | None = 
     handler = functools.partial(_Handler, glb=glb, sink=result, done=done)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    query = f"probe={','.join(map(str, probe))}&shots={','.join(map(str, shots))}"
+    query = (f"probe={','.join(map(str, probe))}&shots={','.join(map(str, shots))}&drive={','.join(drive)}"
+             f"&rotate={','.join(rotate)}&pose={','.join(pose)}")
     url = f"http://127.0.0.1:{server.server_address[1]}/index.html?{query}"
     with tempfile.TemporaryDirectory(prefix="face3d-chromium-") as profile:
         log = Path(profile) / "chromium.log"
@@ -108,6 +115,9 @@ def check_glb(glb: str | Path, probe=(), shots=(), out_dir: str | Path | None = 
     for shot in result["shots"]:
         shot["path"] = str(out_dir / f"shot_{shot['time']:.3f}.png")
         Path(shot["path"]).write_bytes(base64.b64decode(shot.pop("png").split(",", 1)[1]))
+    if result.get("pose"):
+        result["pose_path"] = str(out_dir / "pose.png")
+        Path(result["pose_path"]).write_bytes(base64.b64decode(result.pop("pose").split(",", 1)[1]))
     return result
 
 
@@ -128,9 +138,14 @@ def main() -> int:
     parser.add_argument("--probe", default="", help="comma-separated times (s) to sample morph influences at")
     parser.add_argument("--shots", default="", help="comma-separated times (s) to render PNGs at")
     parser.add_argument("--out", type=Path, help="folder for the PNGs (default: a new temp folder)")
+    parser.add_argument("--drive", default="", help="comma-separated target names to drive to 1, one at a time")
+    parser.add_argument("--rotate", default="", help="comma-separated joint:pitch:yaw:roll (rad) to turn")
+    parser.add_argument("--pose", default="", help="comma-separated name:weight to render together (pose.png)")
     args = parser.parse_args()
     floats = lambda s: [float(x) for x in s.split(",") if x]  # noqa: E731
-    result = check_glb(args.glb, floats(args.probe), floats(args.shots), args.out)
+    words = lambda s: [x for x in s.split(",") if x]  # noqa: E731
+    result = check_glb(args.glb, floats(args.probe), floats(args.shots), args.out, drive=words(args.drive),
+                       rotate=words(args.rotate), pose=words(args.pose))
     json.dump(result, sys.stdout, indent=1)
     print()
     return 0
