@@ -5,8 +5,9 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 
-from .errors import BadInput, Face3DError
+from .errors import BadInput, Face3DError, OutputExists
 
 
 # ---------------------------------------------------------------------------------------------- assets
@@ -97,39 +98,152 @@ def _add_fit(sub) -> None:
     p.add_argument("--all-faces", action="store_true", help="fit every face (DIR/face_0, ...), not only the largest")
     p.add_argument("--overwrite", action="store_true",
                    help="replace face3d's own earlier output in DIR (never other files); without it a batch resumes")
+    _add_engine(p)
     p.set_defaults(run=_cmd_fit)
+
+
+def _add_engine(p) -> None:
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="run a batch in this process (local) or on a Ray cluster (needs face3d[ray])")
+    p.add_argument("--address", metavar="ADDR",
+                   help="with --engine ray: the cluster (HOST:PORT of `ray start --head`, or auto); "
+                        "default: a local cluster of this machine's cores")
 
 
 def _cmd_fit(args) -> int:
     from .batch import print_records
     from .pipeline import fit_images
 
-    def skipped(record):
-        print(f"face3d: skipped: {record['error']}", file=sys.stderr, flush=True)
-
-    records = fit_images(args.images, args.output, args.all_faces, overwrite=args.overwrite, on_error=skipped)
+    records = fit_images(args.images, args.output, args.all_faces, overwrite=args.overwrite, on_error=_skipped,
+                         engine=args.engine, address=args.address)
     return print_records(records)
+
+
+def _skipped(record) -> None:
+    print(f"face3d: skipped: {record['error']}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------- animate
 
 def _add_animate(sub) -> None:
     p = sub.add_parser("animate", help="drive the face's 53 ARKit blendshapes from speech (GLB animation, Live Link CSV)")
-    p.add_argument("--audio", required=True, help="speech: wav, flac, mp3 or ogg, any sample rate, mono or stereo")
+    p.add_argument("--audio", required=True, nargs="+", metavar="AUDIO",
+                   help="speech: wav, flac, mp3 or ogg, any sample rate, mono or stereo; several files, a "
+                        "folder or @list.txt make a batch (-o DIR: DIR/<name>.glb each, DIR/summary.json)")
     p.add_argument("--face", metavar="FIT_DIR", help="folder written by `face3d fit` (default: the mean face)")
-    p.add_argument("-o", "--output", required=True, help="output .glb (face, 53 morph targets, weight animation)")
-    p.add_argument("--csv", help="also write the weights as a Live Link Face CSV")
+    p.add_argument("-o", "--output", required=True,
+                   help="output .glb (face, 53 morph targets, weight animation); a batch: a folder")
+    p.add_argument("--csv", nargs="?", const="", metavar="OUT.csv",
+                   help="also write the weights as a Live Link Face CSV (no path, or a batch: beside each GLB)")
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
     p.add_argument("--seed", type=_seed, default=0, help="seed of the procedural blinks, brow and eye motion")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that face3d wrote earlier")
+    p.add_argument("--emotion", default="neutral",
+                   help="neutral|happy|sad|angry|surprised|fearful|disgusted: upper face and mouth corners")
+    p.add_argument("--intensity", type=float, default=0.7, help="of the emotion, 0..1 (default 0.7)")
+    p.add_argument("--no-head", action="store_true", help="keep the head still (default: prosody-driven motion)")
+    p.add_argument("--mp4", metavar="OUT.mp4", help="also render the animation with its sound to an MP4 (512x512)")
+    _add_engine(p)
     p.set_defaults(run=_cmd_animate)
 
 
 def _cmd_animate(args) -> int:
+    from pathlib import Path
+
     from .animate import animate
-    for path in animate(args.audio, args.output, args.csv, args.face, args.fps, args.seed,
-                        overwrite=args.overwrite):
+    audio = args.audio
+    if len(audio) > 1 or audio[0].startswith("@") or Path(audio[0]).is_dir():
+        from .animate import animate_files
+        from .batch import print_records
+
+        if args.csv:
+            raise BadInput(f"--csv {args.csv}: a batch writes DIR/<name>.csv beside each GLB; give --csv without a path")
+        records = animate_files(audio, args.output, csv=args.csv is not None, face=args.face, fps=args.fps,
+                                seed=args.seed, overwrite=args.overwrite, emotion=args.emotion,
+                                intensity=args.intensity, head=not args.no_head, engine=args.engine,
+                                address=args.address, on_error=_skipped)
+        return print_records(records)
+    audio = audio[0]
+    if args.mp4:
+        from .viewer.media import check_mp4_output
+        check_mp4_output(args.mp4, args.output, audio, args.overwrite)  # before the animation work
+    if args.csv == "":
+        args.csv = str(Path(args.output).with_suffix(".csv"))
+    for path in animate(audio, args.output, args.csv, args.face, args.fps, args.seed,
+                        overwrite=args.overwrite, emotion=args.emotion, intensity=args.intensity,
+                        head=not args.no_head):
         print(path)
+    if args.mp4:
+        from .viewer.media import render_file
+        print(render_file(args.output, args.mp4, audio=audio, overwrite=args.overwrite))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- view, render
+
+def _add_view(sub) -> None:
+    from .viewer.window import HELP
+    p = sub.add_parser("view", help="look at a mesh, an animated GLB or a fit folder in an OpenGL window",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="keys and mouse (also listed in the window with H):\n" + HELP)
+    p.add_argument("path", metavar="PATH", help=".glb/.gltf/.obj/.ply mesh, animated GLB, or a `face3d fit` folder")
+    p.add_argument("--audio", metavar="FILE", help="sound to play in sync with the animation")
+    p.add_argument("--photo", metavar="IMAGE", help="the photo a fit folder was fitted to (key P shows it behind the face)")
+    p.add_argument("--screenshot", metavar="OUT.png", help="draw one frame in the window, save it and close")
+    p.add_argument("--time", type=float, default=0.0, metavar="T", help="time (s) of the frame to show first / save")
+    p.add_argument("--view", choices=("front", "three-quarter", "side"), default="front")
+    p.add_argument("--size", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
+    p.add_argument("--html", metavar="OUT.html",
+                   help="write a self-contained web page (three.js, the GLB and the audio embedded) instead")
+    p.add_argument("--overwrite", action="store_true", help="replace an --html output that face3d wrote earlier")
+    p.set_defaults(run=_cmd_view)
+
+
+def _window_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise BadInput(f"--size {text}: use WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (64 <= w <= 8192 and 64 <= h <= 8192):
+        raise BadInput(f"--size {text}: each side must lie in 64 .. 8192")
+    return w, h
+
+
+def _cmd_view(args) -> int:
+    size = _window_size(args.size)
+    if args.html:
+        from .viewer.html import write_html
+        print(write_html(args.path, args.html, audio=args.audio, overwrite=args.overwrite))
+        return 0
+    from .viewer.window import view
+    out = view(args.path, audio=args.audio, screenshot=args.screenshot, time_s=args.time, size=size,
+               photo=args.photo, view_name=args.view, say=lambda line: print(line, file=sys.stderr, flush=True))
+    if out is not None:
+        print(out)
+    return 0
+
+
+def _add_render(sub) -> None:
+    p = sub.add_parser("render", help="render a mesh, animated GLB or fit folder offscreen to a PNG or an MP4")
+    p.add_argument("path", metavar="PATH", help=".glb/.gltf/.obj/.ply mesh, animated GLB, or a `face3d fit` folder")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png|OUT.mp4")
+    p.add_argument("--audio", metavar="FILE", help="sound muxed into the MP4 (AAC); trimmed or padded to the animation")
+    p.add_argument("--size", type=int, default=512, metavar="N", help="N x N pixels (default 512)")
+    p.add_argument("--view", choices=("front", "three-quarter", "side", "turntable"), default="front")
+    p.add_argument("--background", metavar="PHOTO|COLOUR",
+                   help="a colour (#rrggbb, a name) or, for a fit folder, its photo (the face over it, fitted camera)")
+    p.add_argument("--photo", metavar="IMAGE", help="the photo a fit folder was fitted to")
+    p.add_argument("--time", type=float, default=0.0, metavar="T", help="time (s) of the PNG's frame")
+    p.add_argument("--fps", type=float, help="video frame rate (default: the animation's)")
+    p.add_argument("--overwrite", action="store_true", help="replace an output that face3d wrote earlier")
+    p.set_defaults(run=_cmd_render)
+
+
+def _cmd_render(args) -> int:
+    from .viewer.media import render_file
+    print(render_file(args.path, args.output, audio=args.audio, size=args.size, view=args.view,
+                      background=args.background, time_s=args.time, fps=args.fps, photo=args.photo,
+                      overwrite=args.overwrite))
     return 0
 
 
@@ -150,25 +264,38 @@ def _interrupt(signum, frame):
 
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are bad input: one line (not the usage block), exit 1."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    parser = argparse.ArgumentParser(prog="face3d", description="Photos and speech to animated 3D faces.")
+    parser = _Parser(prog="face3d", description="Photos and speech to animated 3D faces.")
     parser.add_argument("--version", action="version", version=f"face3d {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_assets, _add_model, _add_fit, _add_animate):
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_assets, _add_model, _add_fit, _add_animate, _add_view, _add_render):
         add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         try:
-            signal.signal(sig, _interrupt)
+            previous[sig] = signal.signal(sig, _interrupt)
         except (ValueError, OSError):  # not the main thread (the API called from a worker)
             pass
+    warnings.simplefilter("ignore")  # library warnings are no message for a user; errors say what matters
     try:
         return args.run(args)
+    except OutputExists as e:
+        hint = " (--overwrite replaces face3d's own earlier output)" if e.replaceable else ""
+        print(f"face3d: error: {e}{hint}", file=sys.stderr)
+        return e.exit_code
     except Face3DError as e:
         print(f"face3d: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -183,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"face3d: error: unexpected {type(e).__name__}: {e} (set FACE3D_DEBUG=1 for details)", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
