@@ -145,7 +145,7 @@ def build_model_cache(read: Reader, progress: Callable[[int], None] = lambda n: 
             data = read(name)
         except FileNotFoundError:
             raise BadInput(f"FaceXModel/{name} is missing") from None
-        if hashlib.sha256(data).hexdigest() != sums[name]:
+        if _sha256(data) != sums[name]:
             raise BadInput(f"FaceXModel/{name} does not match the upstream ICT-FaceKit file (checksum)")
         progress(1)
         return data

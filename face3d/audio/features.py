@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,12 +45,19 @@ def audio_duration(path) -> float:
         return 0.0
 
 
+MIN_RATE = 4000  # Hz: below this a file is no speech recording (a 1 Hz header would mean hours of audio)
+MAX_SECONDS = 3 * 3600.0  # default cap on an input's duration (``iter_audio(max_seconds=...)`` overrides)
+
+
 def _decode(path: str) -> Iterator[np.ndarray]:
     """Yield float32 mono 16 kHz pieces as ffmpeg decodes them."""
     with av.open(path) as container:
         if not container.streams.audio:
             raise _bad(path, "no audio stream")
         stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate or stream.rate or 0
+        if rate < MIN_RATE:
+            raise _bad(path, f"sample rate {rate} Hz is below {MIN_RATE} Hz: not a speech recording")
         # Keep the channels and average them here: ffmpeg's own downmix raises correlated stereo by 3 dB.
         resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
         for frame in container.decode(stream):
@@ -59,24 +67,47 @@ def _decode(path: str) -> Iterator[np.ndarray]:
             yield out.to_ndarray().mean(0)
 
 
-def iter_audio(path, chunk_seconds: float = 10.0) -> Iterator[np.ndarray]:
+def check_audio_file(path, max_seconds: float = MAX_SECONDS) -> None:
+    """Raise BadInput (one line) unless ``path`` is a non-empty regular file whose declared duration is
+    within ``max_seconds`` — cheap checks before any decoding (a FIFO would block, a device never ends)."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise _bad(path, "no such file") from None
+    except OSError as e:
+        raise _bad(path, f"cannot read ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _bad(path, "is a folder, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad(path, "not a regular file")
+    if st.st_size == 0:
+        raise _bad(path, "empty file")
+    declared = audio_duration(path)
+    if declared > max_seconds:
+        raise _bad(path, f"lasts {declared / 60:.0f} min, over the {max_seconds / 60:.0f} min limit")
+
+
+def iter_audio(path, chunk_seconds: float = 10.0, max_seconds: float = MAX_SECONDS) -> Iterator[np.ndarray]:
     """Decode ``path`` lazily; yields float32 [n] chunks of ``chunk_seconds`` (the last one shorter).
 
-    16 kHz mono, nominally in [-1, 1]. Raises BadInput (one line) for a missing, empty, non-audio,
-    undecodable or truncated file, or one holding no samples. Memory is bounded by one chunk.
+    16 kHz mono, nominally in [-1, 1]. Raises BadInput (one line) for a missing, empty, non-regular,
+    non-audio, undecodable or truncated file, one holding no samples or non-finite samples, a sample rate
+    under ``MIN_RATE``, or more than ``max_seconds`` of audio. Memory is bounded by one chunk.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise _bad(path, "no such file")
-    if os.path.getsize(path) == 0:
-        raise _bad(path, "empty file")
+    check_audio_file(path, max_seconds)
     want = max(1, int(chunk_seconds * SAMPLE_RATE))
     buf: list[np.ndarray] = []
     held = total = 0
     try:
         for piece in _decode(path):
+            if not np.isfinite(piece).all():
+                raise _bad(path, "holds NaN or infinite samples")
             buf.append(piece)
             held += len(piece)
+            if total + held > max_seconds * SAMPLE_RATE:
+                raise _bad(path, f"holds more than the {max_seconds / 60:.0f} min limit of audio")
             while held >= want:
                 joined = np.concatenate(buf)
                 yield joined[:want]

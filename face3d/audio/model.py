@@ -187,9 +187,10 @@ def load(path, device: str = "cpu") -> Audio2Face:
 
     try:
         blob = torch.load(path, map_location=device, weights_only=True)
+        model = Audio2Face(Config(**blob["config"])).to(device)
+        model.load_state_dict(blob["state_dict"])
     except FileNotFoundError:
         raise AssetMissing(f"{path}: audio2face weights not found") from None
-    model = Audio2Face(Config(**blob["config"])).to(device)
-    model.load_state_dict(blob["state_dict"])
-    model.extra = blob.get("extra", {})
+    except Exception as e:  # truncated or foreign file: one line, not a pickle traceback
+        raise AssetMissing(f"{path}: damaged audio2face weights ({type(e).__name__}); reinstall face3d") from None
     return model.eval()

@@ -26,6 +26,7 @@ from face3d.audio.vad import VAD
 from face3d.curves import Curves
 from face3d.audio.features import SAMPLE_RATE
 from face3d.audio.model import N_OUT, PAD_SAMPLES, TOKEN_HZ, Audio2Face, load
+from face3d.errors import BadInput
 from face3d.resources import data_path
 
 WEIGHTS = data_path("assets", "audio2face.pt")
@@ -118,8 +119,15 @@ class Streamer:
         return self.alive(w, phrases) if self.alive is not None else w
 
     def push(self, audio: np.ndarray) -> np.ndarray:
-        """Feed float32 [n] 16 kHz mono samples; returns the frames now complete, [k, 53]."""
-        audio = np.asarray(audio, np.float32).reshape(-1)
+        """Feed float32 [n] 16 kHz mono samples (or [n, channels], mixed down here); returns the frames now
+        complete, [k, 53]. Non-finite samples are bad input: they would poison the model's state."""
+        audio = np.asarray(audio, np.float32)
+        if audio.ndim == 2:
+            audio = audio.mean(1)  # [n, channels]: interleaved samples would read as speech at twice the rate
+        elif audio.ndim != 1:
+            raise BadInput(f"Streamer.push takes [n] or [n, channels] samples, not shape {list(audio.shape)}")
+        if not np.isfinite(audio).all():
+            raise BadInput("Streamer.push: the audio holds NaN or infinite samples")
         self._samples += len(audio)
         self._advance(audio)
         return self._emit(float("inf"))
