@@ -26,13 +26,22 @@ from face3d.threads import one_thread
 
 
 def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = True) -> np.ndarray:
-    """[T, 53] ICT weights (frame i at i / fps s, T = ceil(duration * fps)) for an audio file.
+    """[T, 53] ICT weights (frame i at i / fps s, T = ceil(duration * fps)) for an audio file."""
+    return speech_curves(audio_path, fps, seed, progress).weights
+
+
+def speech_curves(audio_path, fps: int = 30, seed: int = 0, progress: bool = True, emotion="neutral",
+                  intensity: float = 0.7, head: bool = True):
+    """``Curves`` for an audio file: weights [T, 53] and head [T, 3] (pitch, yaw, roll rad; None with
+    ``head=False``). ``emotion``: a name, or keyframes ``[(time_s, name, intensity), ...]``.
 
     Runs torch on one thread (``face3d.threads.one_thread``): the model's matrices are small.
     """
-    streamer = Streamer(fps=fps, seed=seed)
+    from face3d.curves import Curves
+
+    streamer = Streamer(fps=fps, seed=seed, emotion=emotion, intensity=intensity, head=head)
     total = audio_duration(audio_path)
-    out = []
+    out, rot = [], []
     console = Console(stderr=True)
     show = progress and console.is_terminal  # a non-terminal would get a stray blank line
     with Progress(TextColumn("speech -> face"), BarColumn(), TextColumn("{task.completed:.0f} s"),
@@ -41,9 +50,12 @@ def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = Tr
         with one_thread():
             for chunk in iter_audio(audio_path):
                 out.append(streamer.push(chunk))
+                rot.append(streamer.last_head)
                 bar.advance(task, len(chunk) / SAMPLE_RATE)
             out.append(streamer.flush())
-    return np.concatenate(out)
+            rot.append(streamer.last_head)
+    weights = np.concatenate(out)
+    return Curves(np.arange(len(weights)) / fps, weights, np.concatenate(rot) if head else None)
 
 
 def face_identity(face) -> np.ndarray | None:
@@ -61,7 +73,8 @@ def face_identity(face) -> np.ndarray | None:
 
 
 def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int = 0,
-            progress: bool = True, overwrite: bool = False, model=None) -> list[Path]:
+            progress: bool = True, overwrite: bool = False, model=None, emotion="neutral",
+            intensity: float = 0.7, head: bool = True, targets: str = "arkit") -> list[Path]:
     """Run speech -> face on ``audio_path`` and write the requested outputs together (all or none);
     returns their paths. Outputs, the face and the assets are checked before any audio is decoded."""
     from face3d.formats.atomic import atomic_files, check_output_file, distinct, output_path
@@ -69,7 +82,7 @@ def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int 
     from face3d.formats.livelink import write_csv
 
     if fps not in (30, 60):
-        raise BadInput(f"--fps must be 30 or 60, not {fps}")
+        raise BadInput(f"fps must be 30 or 60, not {fps}")
     outputs = [output_path(p) if p is not None else None for p in (glb, csv)]
     glb, csv = outputs
     if glb is None and csv is None:
@@ -78,6 +91,9 @@ def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int 
         raise BadInput(f"{glb}: the animation output must be a .glb file")
     if csv is not None and csv.suffix.lower() != ".csv":
         raise BadInput(f"{csv}: the curves output must be a .csv file")
+    from face3d.audio.features import check_audio_file
+
+    check_audio_file(audio_path)
     distinct([*outputs, Path(audio_path)])
     for p in outputs:
         if p is not None:
@@ -87,7 +103,11 @@ def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int 
         from face3d.model import load_model
 
         model = model or load_model()
-    weights = speech_weights(audio_path, fps, seed, progress)
+    from face3d.audio.perform import Emotion
+
+    Emotion(emotion, intensity)  # bad emotion/intensity: one line before any audio is decoded
+    curves = speech_curves(audio_path, fps, seed, progress, emotion, intensity, head)
+    weights = curves.weights  # curves.head: for the writers' head joint / Live Link head columns
     paths = [p for p in outputs if p is not None]
     with atomic_files(paths, overwrite) as tmps:
         out = dict(zip(paths, tmps))
@@ -95,9 +115,74 @@ def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int 
             with torch.no_grad():
                 ident = None if identity is None else torch.from_numpy(identity)[None].to(model.neutral.dtype)
                 vertices = model.blend(ident)[0].float().numpy()
-            times = np.arange(len(weights), dtype=np.float32) / fps
-            write_glb(out[glb], vertices, model.expression_basis.detach().float().cpu().numpy(), model, weights[0],
-                      (times, weights))
+            write_glb(out[glb], vertices, model, weights[0], curves, targets=targets, animation_name="speech")
         if csv is not None:
-            write_csv(out[csv], weights, fps)
+            write_csv(out[csv], curves)
     return paths
+
+
+def animate_curves(curves_path, glb=None, csv=None, face=None, targets: str = "arkit", overwrite: bool = False,
+                   model=None) -> list[Path]:
+    """``face3d animate --curves capture.csv``: a Live Link Face CSV (the iPhone's, FACEGOOD's, face3d's)
+    played on ``face`` (as in ``animate``): the GLB animates the weights and, through the joints, the
+    head and eyes; ``csv`` writes the curves back in face3d's layout. Returns the paths written."""
+    from face3d.formats.atomic import atomic_files, check_output_file, distinct, output_path
+    from face3d.formats.gltf import write_glb
+    from face3d.formats.livelink import read_csv, write_csv
+
+    outputs = [output_path(p) if p is not None else None for p in (glb, csv)]
+    glb, csv = outputs
+    if glb is None and csv is None:
+        raise BadInput("nothing to write: give a .glb output and/or a CSV")
+    if glb is not None and glb.suffix.lower() != ".glb":
+        raise BadInput(f"{glb}: the animation output must be a .glb file")
+    if csv is not None and csv.suffix.lower() != ".csv":
+        raise BadInput(f"{csv}: the curves output must be a .csv file")
+    distinct([*outputs, Path(curves_path)])
+    for p in outputs:
+        if p is not None:
+            check_output_file(p, overwrite, inputs=[Path(curves_path)])
+    identity = face_identity(face)
+    curves = read_csv(curves_path)
+    paths = [p for p in outputs if p is not None]
+    with atomic_files(paths, overwrite) as tmps:
+        out = dict(zip(paths, tmps))
+        if glb is not None:
+            from face3d.model import load_model
+
+            model = model or load_model()
+            with torch.no_grad():
+                ident = None if identity is None else torch.from_numpy(identity)[None].to(model.neutral.dtype)
+                vertices = model.blend(ident)[0].float().numpy()
+            write_glb(out[glb], vertices, model, curves.weights[0], curves, targets=targets,
+                      tongue=float(curves.tongue[0]), animation_name="capture")
+        if csv is not None:
+            write_csv(out[csv], curves)
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+
+
+def animate_item(audio: str, dest: str, overwrite: bool = False, csv: bool = False, **options) -> list[Path]:
+    """One batch item (the work function of ``face3d.batch``): ``dest`` (.glb), and with ``csv`` the Live
+    Link CSV beside it, written together. ``options``: those of ``animate`` (face, fps, seed, emotion, ...)."""
+    return animate(audio, glb=dest, csv=Path(dest).with_suffix(".csv") if csv else None, progress=False,
+                   overwrite=overwrite, **options)
+
+
+def animate_files(inputs: list, output, csv: bool = False, face=None, overwrite: bool = False,
+                  engine: str = "local", address: str | None = None, progress: bool = True, on_error=None,
+                  **options) -> list[dict]:
+    """Animate many audio files (files, folders, ``@list.txt``) into ``output/<name>.glb`` (+ ``.csv``)
+    and ``output/summary.json`` (``face3d.batch``: resumable, one bad file never stops the rest). ``face``
+    is read once here and travels to the workers as its identity [100]. Returns the batch records."""
+    from face3d import batch
+
+    files = batch.expand_inputs(inputs, AUDIO_SUFFIXES)
+    identity = face_identity(face)  # a bad --face is one error now, not one per item
+    return batch.run(files, "face3d.animate:animate_item", output, overwrite=overwrite,
+                     options={"csv": csv, "face": identity, **options}, engine=engine, address=address,
+                     progress=progress, label="animating", suffix=".glb", on_error=on_error)

@@ -42,13 +42,19 @@ def _cmd_assets(args) -> int:
 def _add_model(sub) -> None:
     p = sub.add_parser("model", help="work with the face model itself")
     verbs = p.add_subparsers(dest="verb", required=True)
-    exp = verbs.add_parser("export", help="write a posed model mesh (.obj, .ply or .glb with 53 morph targets)")
-    exp.add_argument("-o", "--output", required=True, help="output mesh: .obj, .ply or .glb")
+    exp = verbs.add_parser("export", help="write a posed model mesh (.obj, .ply, .glb or .usda/.usdc with morph targets)")
+    exp.add_argument("-o", "--output", required=True, help="output mesh: .obj, .ply, .glb, .usda or .usdc")
     exp.add_argument("--identity", choices=("zero", "random"), default="zero",
                      help="zero = the mean face; random = identity drawn from its N(0,1) prior")
     exp.add_argument("--seed", type=_seed, default=0, help="seed for --identity random (0 .. 2^32-1)")
     exp.add_argument("--expression", nargs="*", default=[], metavar="NAME=W",
-                     help="expression weights by ARKit or ICT name, e.g. jawOpen=1 eyeBlinkLeft=0.5")
+                     help="expression weights by ARKit or ICT name, e.g. jawOpen=1 eyeBlinkLeft=0.5 tongueOut=1")
+    exp.add_argument("--targets", choices=("arkit", "ict"), default="arkit",
+                     help="GLB/USD morph targets: ARKit's 52 names (default) or ICT's 53 split shapes")
+    exp.add_argument("--bake-expression", action="store_true",
+                     help="GLB/USD: put the expression into the mesh itself (default weights 0), for viewers "
+                          "that ignore default morph weights")
+    exp.add_argument("--units", choices=("m", "cm"), default="m", help="OBJ/PLY units (GLB and USD are metres)")
     exp.add_argument("--overwrite", action="store_true", help="replace the output if face3d wrote it earlier")
     p.set_defaults(run=_cmd_model)
 
@@ -75,7 +81,9 @@ def _cmd_model(args) -> int:
     from .formats.atomic import check_output_file, output_path
     from .formats.mesh import save_mesh
     from .model import N_IDENTITY, load_model
-    weights = parse_expressions(args.expression)
+    tongue = [e for e in args.expression if e.partition("=")[0] == "tongueOut"]  # ARKit only, not ICT
+    weights = parse_expressions([e for e in args.expression if e not in tongue])
+    tongue_w = parse_expressions([t.replace("tongueOut", "jawOpen", 1) for t in tongue])[26] if tongue else 0.0
     output = output_path(args.output)
     check_output_file(output, args.overwrite)
     model = load_model()
@@ -84,7 +92,8 @@ def _cmd_model(args) -> int:
         identity = torch.randn(1, N_IDENTITY, generator=torch.Generator().manual_seed(args.seed))
     with torch.no_grad():
         vertices = model.blend(identity)[0].numpy()
-    print(save_mesh(output, vertices, model, weights, overwrite=args.overwrite))
+    print(save_mesh(output, vertices, model, weights, overwrite=args.overwrite, targets=args.targets,
+                    tongue=float(tongue_w), bake=args.bake_expression, units=args.units))
     return 0
 
 
@@ -98,6 +107,10 @@ def _add_fit(sub) -> None:
     p.add_argument("--all-faces", action="store_true", help="fit every face (DIR/face_0, ...), not only the largest")
     p.add_argument("--overwrite", action="store_true",
                    help="replace face3d's own earlier output in DIR (never other files); without it a batch resumes")
+    p.add_argument("--no-refine", dest="refine", action="store_false",
+                   help="landmark fit only: no lighting, albedo.png, textured meshes or views.png (faster)")
+    p.add_argument("--same-person", action="store_true",
+                   help="the photos show one person: one identity and one albedo, pose/expression/light per photo")
     _add_engine(p)
     p.set_defaults(run=_cmd_fit)
 
@@ -115,7 +128,8 @@ def _cmd_fit(args) -> int:
     from .pipeline import fit_images
 
     records = fit_images(args.images, args.output, args.all_faces, overwrite=args.overwrite, on_error=_skipped,
-                         engine=args.engine, address=args.address)
+                         engine=args.engine, address=args.address, refine=args.refine,
+                         same_person=args.same_person)
     return print_records(records)
 
 
@@ -127,12 +141,17 @@ def _skipped(record) -> None:
 
 def _add_animate(sub) -> None:
     p = sub.add_parser("animate", help="drive the face's 53 ARKit blendshapes from speech (GLB animation, Live Link CSV)")
-    p.add_argument("--audio", required=True, nargs="+", metavar="AUDIO",
+    p.add_argument("--audio", nargs="+", metavar="AUDIO",
                    help="speech: wav, flac, mp3 or ogg, any sample rate, mono or stereo; several files, a "
                         "folder or @list.txt make a batch (-o DIR: DIR/<name>.glb each, DIR/summary.json)")
+    p.add_argument("--curves", metavar="CAPTURE.csv",
+                   help="instead of --audio: play a Live Link Face CSV (iPhone capture, FACEGOOD, face3d's own); "
+                        "its head and eye rotations drive the rig")
     p.add_argument("--face", metavar="FIT_DIR", help="folder written by `face3d fit` (default: the mean face)")
     p.add_argument("-o", "--output", required=True,
-                   help="output .glb (face, 53 morph targets, weight animation); a batch: a folder")
+                   help="output .glb (face, ARKit's 52 morph targets, head/eye joints, animation); a batch: a folder")
+    p.add_argument("--targets", choices=("arkit", "ict"), default="arkit",
+                   help="morph targets: ARKit's 52 names (default) or ICT's 53 split shapes")
     p.add_argument("--csv", nargs="?", const="", metavar="OUT.csv",
                    help="also write the weights as a Live Link Face CSV (no path, or a batch: beside each GLB)")
     p.add_argument("--fps", type=int, choices=(30, 60), default=30)
@@ -151,6 +170,21 @@ def _cmd_animate(args) -> int:
     from pathlib import Path
 
     from .animate import animate
+    if (args.audio is None) == (args.curves is None):
+        raise BadInput("give either --audio SPEECH or --curves CAPTURE.csv")
+    if args.curves is not None:
+        from .animate import animate_curves
+        if args.csv == "":
+            args.csv = str(Path(args.output).with_suffix(".csv"))
+        if args.mp4:
+            from .viewer.media import check_mp4_output
+            check_mp4_output(args.mp4, args.output, args.curves, args.overwrite)
+        for path in animate_curves(args.curves, args.output, args.csv, args.face, args.targets, args.overwrite):
+            print(path)
+        if args.mp4:
+            from .viewer.media import render_file
+            print(render_file(args.output, args.mp4, overwrite=args.overwrite))
+        return 0
     audio = args.audio
     if len(audio) > 1 or audio[0].startswith("@") or Path(audio[0]).is_dir():
         from .animate import animate_files
@@ -171,7 +205,7 @@ def _cmd_animate(args) -> int:
         args.csv = str(Path(args.output).with_suffix(".csv"))
     for path in animate(audio, args.output, args.csv, args.face, args.fps, args.seed,
                         overwrite=args.overwrite, emotion=args.emotion, intensity=args.intensity,
-                        head=not args.no_head):
+                        head=not args.no_head, targets=args.targets):
         print(path)
     if args.mp4:
         from .viewer.media import render_file

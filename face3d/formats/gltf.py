@@ -10,7 +10,7 @@ Layout, chosen so that the Khronos validator reports nothing and the file stays 
 - primitive 0: skin, eyes, teeth (alpha mask: the eye overlay shells have alpha 0); primitive 1: the
   eyelash cards, alpha-blended, opaque at the lid and fading to the tip.
 - morph targets: sparse POSITION (int16, deltas under 1e-5 m dropped) and NORMAL (int8 normalised,
-  changes under 1/254 dropped) with 16-bit indices; vertex colours 16-bit.
+  changes under 1/254 dropped) with 16-bit indices; normals int8, vertex colours 16-bit.
 """
 from __future__ import annotations
 
@@ -74,6 +74,16 @@ class _Buffer:
             acc.min, acc.max = _bounds(full)
         return self._add(acc)
 
+    def padded_vec3(self, array: np.ndarray, target: int) -> int:
+        """A normalised VEC3 of 8-bit ``array [N, 3]`` stored 4 bytes a vertex (vertex attributes must be
+        4-byte aligned)."""
+        padded = np.zeros((len(array), 4), array.dtype)
+        padded[:, :3] = array
+        view = self.view(padded, target)
+        self.gltf.bufferViews[view].byteStride = 4
+        return self._add(gl.Accessor(bufferView=view, componentType=_CTYPE[array.dtype.type], count=len(array),
+                                     type=gl.VEC3, normalized=True))
+
     def _add(self, acc: gl.Accessor) -> int:
         self.gltf.accessors.append(acc)
         return len(self.gltf.accessors) - 1
@@ -106,16 +116,23 @@ def _normals(model, vertices: np.ndarray) -> np.ndarray:
     return n.astype(np.float32).reshape(*lead, -1, 3)
 
 
+def _unit_int8(n: np.ndarray) -> np.ndarray:
+    """Unit vectors ``[N, 3]`` as int8 (normalised), rounded so that they stay unit within 1 % (1/127)."""
+    q = np.rint(n * 127)
+    return np.clip(np.rint(q / np.linalg.norm(q, axis=1, keepdims=True) * 127), -127, 127).astype(np.int8)
+
+
 def write_glb(path: Path, vertices: np.ndarray, model, weights: np.ndarray | None = None,
               curves: Curves | None = None, targets: str = "arkit", tongue: float = 0.0, bake: bool = False,
-              animation_name: str = "animation") -> None:
+              animation_name: str = "animation", texture: bytes | None = None) -> None:
     """Write the face ``vertices [V,3]`` (cm, expression-free) as a GLB at ``path``.
 
     ``weights [53]`` ICT expression (+ ``tongue``, the tongueOut weight) becomes the mesh's default morph
     weights, or with ``bake`` is added into the stored mesh (default weights 0, for viewers that ignore
     default weights). ``targets``: ``arkit`` (52 ARKit names) or ``ict`` (ICT's 53 shapes). ``curves``
     adds one animation: morph weights and, through the joints, head (``curves.head``) and eye rotations
-    (``curves.eye_angles()``). Callers write to a temporary of ``formats.atomic``.
+    (``curves.eye_angles()``). ``texture``: PNG bytes of a ``face3d.texture`` albedo atlas, embedded as the
+    skin's baseColorTexture (UVs move into the atlas). Callers write to a temporary of ``formats.atomic``.
     """
     names = target_names(targets)
     deltas = target_deltas(model, targets)  # [K, V, 3] cm
@@ -132,6 +149,11 @@ def write_glb(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
     colours = vertex_colours(model)
     alpha = eyelash_alpha(model)
     colours[alpha >= 0, 3] = alpha[alpha >= 0]
+    if texture is not None:  # the atlas carries the colour: white vertex colours (lashes keep theirs)
+        from ..texture import split_atlas_uvs
+
+        uv = split_atlas_uvs(model)
+        colours[alpha < 0, :3] = 1
     lash = alpha[source] >= 0
 
     gltf = gl.GLTF2(asset=gl.Asset(generator="face3d", version="2.0"), scene=0,
@@ -159,7 +181,7 @@ def write_glb(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
         jid = np.where(jw > 0, rig.joint_ids[vsrc], 0).astype(np.uint8)  # unused slots name joint 0
         attributes = gl.Attributes(
             POSITION=buf.accessor(base[vsrc] * to_units, gl.VEC3, gl.ARRAY_BUFFER, bounds=True),
-            NORMAL=buf.accessor(normals[vsrc], gl.VEC3, gl.ARRAY_BUFFER),
+            NORMAL=buf.padded_vec3(_unit_int8(normals[vsrc]), gl.ARRAY_BUFFER),
             TEXCOORD_0=buf.accessor(np.stack([uv[rows, 0], 1 - uv[rows, 1]], 1).astype(np.float32), gl.VEC2,
                                     gl.ARRAY_BUFFER),
             COLOR_0=buf.accessor(np.rint(np.clip(colours[vsrc], 0, 1) * 65535).astype(np.uint16), gl.VEC4,
@@ -172,9 +194,16 @@ def write_glb(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
             for k in range(len(names))]
         indices = buf.accessor(tris.reshape(-1).astype(itype), gl.SCALAR, gl.ELEMENT_ARRAY_BUFFER)
         primitives.append(gl.Primitive(attributes=attributes, indices=indices, material=material, targets=morphs))
+    base_texture = None
+    if texture is not None:
+        gltf.images = [gl.Image(bufferView=buf.view(np.frombuffer(texture, np.uint8)), mimeType="image/png")]
+        gltf.samplers = [gl.Sampler(magFilter=gl.LINEAR, minFilter=gl.LINEAR_MIPMAP_LINEAR, wrapS=gl.CLAMP_TO_EDGE,
+                                    wrapT=gl.CLAMP_TO_EDGE)]
+        gltf.textures = [gl.Texture(sampler=0, source=0)]
+        base_texture = gl.TextureInfo(index=0)
     gltf.materials = [
         gl.Material(name="skin", alphaMode=gl.MASK, alphaCutoff=0.5, pbrMetallicRoughness=gl.PbrMetallicRoughness(
-            baseColorFactor=[1, 1, 1, 1], metallicFactor=0.0, roughnessFactor=0.6)),
+            baseColorFactor=[1, 1, 1, 1], metallicFactor=0.0, roughnessFactor=0.6, baseColorTexture=base_texture)),
         gl.Material(name="eyelashes", alphaMode=gl.BLEND, doubleSided=True, pbrMetallicRoughness=gl.PbrMetallicRoughness(
             baseColorFactor=[1, 1, 1, 1], metallicFactor=0.0, roughnessFactor=0.8))]
     gltf.meshes = [gl.Mesh(name="face", primitives=primitives, weights=[float(w) for w in default],
