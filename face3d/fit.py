@@ -55,6 +55,9 @@ class FitResult:
     camera: the pinhole camera of the photo; ibug68: float32 [68, 2] the model's iBUG-68 points projected
     into the photo (jaw = silhouette under the fitted pose), pixels; mediapipe478: float32 [478, 3] the
     detected landmarks (pixels x, y; MediaPipe's relative depth z).
+    Filled by ``face3d.refine`` (None after a landmark-only fit): albedo: uint8 [H, W, 3] sRGB albedo atlas
+    (``face3d.texture``); lighting: float32 [9, 3] SH irradiance coefficients (``face3d.refine``'s
+    convention); skin: uint8 [image H, image W] the skin mask the refinement used (0 = left out).
     """
 
     identity: np.ndarray
@@ -64,6 +67,9 @@ class FitResult:
     camera: Camera
     ibug68: np.ndarray
     mediapipe478: np.ndarray
+    albedo: np.ndarray | None = None
+    lighting: np.ndarray | None = None
+    skin: np.ndarray | None = None
 
 
 def mesh_vertices(model, result: FitResult, posed: bool = False, expression: bool = True) -> np.ndarray:

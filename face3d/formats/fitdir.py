@@ -47,6 +47,35 @@ def write_fit_files(folder: Path, result) -> None:
     """``params.json`` and ``landmarks.json`` into ``folder`` (a temporary folder of ``atomic_dir``)."""
     (folder / "params.json").write_text(json.dumps(fit_params(result), indent=1))
     (folder / "landmarks.json").write_text(json.dumps(fit_landmarks(result)))
+    if getattr(result, "lighting", None) is not None:
+        (folder / "lighting.json").write_text(json.dumps(fit_lighting(result), indent=1))
+
+
+SH_CONVENTION = ("second-order real SH, 9 coefficients per linear-RGB channel, camera space (camera looking "
+                 "down -z, y up), order (1, y, z, x, xy, yz, 3z^2-1, xz, x^2-y^2) with the clamped-cosine band "
+                 "factors (1, 2/3, 1/4) and the SH normalisation folded into the basis: a surface of linear "
+                 "albedo a and unit normal n shows a * (basis(n) . sh); mean irradiance over the face's skin = 1 "
+                 "(face3d.render.shading.sh_basis)")
+
+
+def fit_lighting(result) -> dict:
+    """The JSON data of ``lighting.json``: ``sh [9][3]`` and its convention."""
+    return {"sh": np.round(np.asarray(result.lighting, np.float64), 6).tolist(), "convention": SH_CONVENTION}
+
+
+def read_lighting(folder: str | Path) -> np.ndarray | None:
+    """float32 [9, 3] SH of ``folder/lighting.json``, or None when the fit was not refined."""
+    path = Path(folder) / "lighting.json"
+    if not path.is_file():
+        return None
+    data = _read_json(path, "")
+    try:
+        sh = np.asarray(data["sh"], np.float32).reshape(9, 3)
+    except (KeyError, TypeError, ValueError):
+        raise BadInput(f"{path}: no valid 'sh' [9][3] list in it") from None
+    if not np.isfinite(sh).all() or np.abs(sh).max() > 1e3:
+        raise BadInput(f"{path}: 'sh' holds values that are not finite or beyond ±1000")
+    return sh
 
 
 def _read_json(path: Path, hint: str):
@@ -109,4 +138,15 @@ def read_fit(folder: str | Path):
         raise BadInput(f"{folder}: params.json or landmarks.json is incomplete ({type(e).__name__})") from None
     if not (np.isfinite(expression).all() and (expression >= 0).all() and (expression <= 1).all()):
         raise BadInput(f"{folder / 'params.json'}: expression weights must lie in [0, 1]")
-    return FitResult(identity, expression, rotation, translation, camera, ibug68, mp)
+    result = FitResult(identity, expression, rotation, translation, camera, ibug68, mp)
+    lighting = read_lighting(folder)
+    if lighting is not None and (folder / "albedo.png").is_file():
+        from PIL import Image
+
+        try:
+            with Image.open(folder / "albedo.png") as im:
+                albedo = np.asarray(im.convert("RGB"))
+        except (OSError, ValueError) as e:
+            raise BadInput(f"{folder / 'albedo.png'}: not a readable PNG ({type(e).__name__})") from None
+        result.albedo, result.lighting = albedo, lighting
+    return result

@@ -25,14 +25,16 @@ _SCALE = {"m": 0.01, "cm": 1.0}
 
 def save_mesh(path: str | Path, vertices: np.ndarray, model, weights: np.ndarray | None = None,
               animation: tuple[np.ndarray, np.ndarray] | Curves | None = None, overwrite: bool = False,
-              targets: str = "arkit", tongue: float = 0.0, bake: bool = False, units: str = "m") -> Path:
+              targets: str = "arkit", tongue: float = 0.0, bake: bool = False, units: str = "m",
+              texture: bytes | None = None) -> Path:
     """Write a face mesh atomically; the format follows the suffix (.obj, .ply, .glb, .usda/.usdc/.usd).
 
     ``vertices [V,3]`` expression-free mesh (cm); ``model`` the ``FaceModel`` (topology, UVs, expression
     basis); ``weights [53]`` expression in ICT order, ``tongue`` the tongueOut weight; ``animation``:
     ``Curves`` or ``(times [T] s, weights [T,53])`` (GLB and USD only); ``targets``: ``arkit`` | ``ict``;
     ``bake``: the expression goes into the mesh, default weights 0 (GLB, USD); ``units``: ``m`` | ``cm``
-    (OBJ, PLY; GLB and USD are always metres).
+    (OBJ, PLY; GLB and USD are always metres); ``texture``: PNG bytes of a ``face3d.texture`` albedo atlas
+    (GLB: embedded; OBJ: written beside it as ``<name>.png``, ``map_Kd``).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -51,9 +53,12 @@ def save_mesh(path: str | Path, vertices: np.ndarray, model, weights: np.ndarray
     if isinstance(animation, tuple):
         animation = Curves(*animation)
     outputs = [path, path.with_suffix(".mtl")] if suffix == ".obj" else [path]
+    if texture is not None and suffix == ".obj":
+        outputs.append(path.with_suffix(".png"))
     with atomic_files(outputs, overwrite) as tmps:
         if suffix == ".glb":
-            write_glb(tmps[0], vertices, model, weights, animation, targets=targets, tongue=tongue, bake=bake)
+            write_glb(tmps[0], vertices, model, weights, animation, targets=targets, tongue=tongue, bake=bake,
+                      texture=texture)
         elif suffix in (".usda", ".usdc", ".usd"):
             from .usd import write_usd
 
@@ -64,8 +69,14 @@ def save_mesh(path: str | Path, vertices: np.ndarray, model, weights: np.ndarray
 
             baked = vertices + expression_offset(model, weights, tongue)
             if suffix == ".obj":
-                write_obj(tmps[0], baked, model, mtl_name=path.with_suffix(".mtl").name, scale=_SCALE[units])
-                tmps[1].write_text(mtl_text(model))
+                uvs = None
+                if texture is not None:
+                    from ..texture import atlas_uvs
+
+                    uvs = atlas_uvs(model)
+                    tmps[2].write_bytes(texture)
+                write_obj(tmps[0], baked, model, mtl_name=path.with_suffix(".mtl").name, scale=_SCALE[units], uvs=uvs)
+                tmps[1].write_text(mtl_text(model, path.with_suffix(".png").name if texture is not None else None))
             else:
                 write_ply(tmps[0], baked, model, scale=_SCALE[units])
     return path

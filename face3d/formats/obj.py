@@ -11,23 +11,25 @@ import numpy as np
 
 from ..materials import MATERIAL_COLOURS
 
-def mtl_text(model) -> str:
+def mtl_text(model, texture: str | None = None) -> str:
+    """The MTL; ``texture``: file name of a ``face3d.texture`` albedo atlas for every material (``map_Kd``)."""
     out = ["# face3d: ICT-FaceKit materials\n"]
     for name in model.material_names:
-        r, g, b = MATERIAL_COLOURS.get(name, (0.5, 0.5, 0.5))
-        out.append(f"newmtl {name}\nKd {r:.3f} {g:.3f} {b:.3f}\nKa 0 0 0\nKs 0.05 0.05 0.05\nNs 18\nillum 2\n")
+        r, g, b = (1.0, 1.0, 1.0) if texture else MATERIAL_COLOURS.get(name, (0.5, 0.5, 0.5))
+        out.append(f"newmtl {name}\nKd {r:.3f} {g:.3f} {b:.3f}\nKa 0 0 0\nKs 0.05 0.05 0.05\nNs 18\nillum 2\n"
+                   + (f"map_Kd {texture}\n" if texture else ""))
     return "\n".join(out)
 
 
 def write_obj(path: Path, vertices: np.ndarray, model, mtl_name: str, scale: float = 0.01,
-              normals: np.ndarray | None = None) -> None:
+              normals: np.ndarray | None = None, uvs: np.ndarray | None = None) -> None:
     """Quads and triangles as upstream, with UVs and vertex normals (``f v/vt/vn``), smoothing on, one
     ``usemtl`` per material run. ``vertices [V,3]`` cm, written times ``scale`` (0.01: metres)."""
     buf = io.StringIO()
     unit = "m" if scale == 0.01 else "cm" if scale == 1 else f"{scale} x cm"
     buf.write(f"# face3d: ICT-FaceKit topology, units {unit}, y up, the face looks down +z\nmtllib {mtl_name}\n")
     np.savetxt(buf, vertices * scale, fmt="v %.7g %.7g %.7g")
-    np.savetxt(buf, model.uvs, fmt="vt %.6f %.6f")
+    np.savetxt(buf, model.uvs if uvs is None else uvs, fmt="vt %.6f %.6f")  # uvs: an atlas's (texture.atlas_uvs)
     np.savetxt(buf, model.vertex_normals(vertices) if normals is None else normals, fmt="vn %.5f %.5f %.5f")
     buf.write("s 1\n")  # smooth shading: the vertex normals above
     polys, uvp, mats = model.polygons + 1, model.uv_polygons + 1, model.polygon_materials

@@ -1,0 +1,597 @@
+"""The ``refine`` stage: lighting and albedo by analysis by synthesis, after the landmark fit.
+
+    result = refine(rgb, result, model)                  # FitResult with albedo [H,W,3] and lighting [9,3]
+    results = refine_same_person([rgb_a, rgb_b], [fit_a, fit_b], model)   # one albedo, light per photo
+
+Per photo (all deterministic, no iterative optimiser):
+1. the face's box is cut from the photo at up to ``WORK`` pixels and the fitted mesh rasterised over it
+   (``face3d.render``): per-pixel triangle, normal and depth;
+2. a skin mask: a Gaussian colour model (chromaticity) fitted robustly inside the face and re-estimated
+   after the lighting is known, plus a shading residual test, so hair, beards, glasses and hands drop out;
+3. lighting: second-order SH (9 x RGB) by iteratively re-weighted least squares (Cauchy weights) on the
+   skin pixels, first against a uniform albedo, then twice against a smooth, mirror-symmetric per-vertex
+   albedo (symmetry separates side light from albedo);
+4. albedo: every skin texel of the atlas (``face3d.texture``) seen by the photo takes photo / shading;
+   unseen or masked texels take their mirror texel (``FaceModel.mirror``), the rest a smooth fill over the
+   mesh surface from the nearest skin; eyes (iris colour from MediaPipe's iris landmarks), teeth, gums and
+   mouth are procedural. Colours are linear RGB inside, sRGB in ``albedo``.
+
+Lighting convention (``lighting.json``): ``sh [9, 3]`` linear-RGB irradiance coefficients in camera space
+(camera looking down -z, y up) for ``face3d.render.shading.sh_basis``'s order ``(1, y, z, x, xy, yz,
+3z^2-1, xz, x^2-y^2)`` with the clamped-cosine band factors folded into the basis: a surface of linear
+albedo ``a`` and unit normal ``n`` shows ``a * (sh_basis(n) @ sh)``. The scale is set so that the mean
+irradiance over the face's skin is 1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+import torch
+
+from . import texture as tx
+from .camera import Camera, project
+from .fit import FitResult, mesh_vertices
+
+WORK = 512  # longest side (px) of the face crop the refinement works on
+MAX_SAMPLES = 15000  # skin pixels used for the lighting fit
+OBSERVE_STEP = 2  # photos are sampled on a half-resolution atlas (the crop has at most WORK px anyway)
+CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
+FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0))  # iBUG ranges (brows, eyes, lips) and radius (cm)
+
+_LOCAL = threading.local()
+
+
+def render_context():
+    """The calling thread's ``RenderContext`` (created on first use; GL contexts are per thread)."""
+    from .render import RenderContext
+
+    ctx = getattr(_LOCAL, "ctx", None)
+    if ctx is None:
+        ctx = _LOCAL.ctx = RenderContext()
+    return ctx
+
+
+# ---------------------------------------------------------------------------------------------- views
+
+@dataclasses.dataclass
+class Crop:
+    """A box of a photo resampled to ``camera``'s size: ``image [h, w, 3]`` linear RGB float32, ``valid
+    [h, w]`` (inside the photo), ``box (x0, y0, x1, y1)`` in photo pixels, ``scale`` crop px per photo px."""
+
+    image: np.ndarray
+    valid: np.ndarray
+    camera: Camera
+    box: tuple[float, float, float, float]
+    scale: float
+
+
+def face_crop(rgb: np.ndarray, result: FitResult, work: int = WORK, margin: float = 0.35) -> Crop:
+    """The fitted face's box (landmarks widened by ``margin``) from ``rgb [H, W, 3]`` uint8, at most
+    ``work`` px on its longer side (never upsampled)."""
+    from PIL import Image
+
+    pts = np.concatenate([result.ibug68, result.mediapipe478[:468, :2]])
+    lo, hi = pts.min(0), pts.max(0)
+    c, half = (lo + hi) / 2, (hi - lo).max() * (0.5 + margin)
+    x0, y0 = np.floor(c - half).astype(int)
+    side = int(np.ceil(2 * half))
+    s = min(1.0, work / side)
+    n = max(8, int(round(side * s)))
+    s = n / side
+    img = Image.fromarray(rgb).crop((x0, y0, x0 + side, y0 + side))  # PIL pads outside the photo with black
+    mask = Image.fromarray(np.full(rgb.shape[:2], 255, np.uint8)).crop((x0, y0, x0 + side, y0 + side))
+    img = np.asarray(img.resize((n, n), Image.Resampling.BOX if s < 1 else Image.Resampling.BILINEAR))
+    valid = np.asarray(mask.resize((n, n), Image.Resampling.BOX)) > 250
+    cam = result.camera
+    camera = Camera(cam.focal * s, (cam.cx - x0 + 0.5) * s - 0.5, (cam.cy - y0 + 0.5) * s - 0.5, n, n)
+    return Crop(tx.srgb_to_linear(img / 255.0).astype(np.float32), valid, camera,
+                (float(x0), float(y0), float(x0 + side), float(y0 + side)), s)
+
+
+@dataclasses.dataclass
+class View:
+    """The fitted mesh rasterised over a crop: per pixel ``triangle [h, w]`` (model triangle, -1 none),
+    ``normal [h, w, 3]`` unit camera-space, ``point [h, w, 3]`` camera space (cm)."""
+
+    triangle: np.ndarray
+    normal: np.ndarray
+    point: np.ndarray
+
+
+def _drawn(model) -> tuple[np.ndarray, torch.Tensor]:
+    key = "_refine_drawn"
+    cached = getattr(model, key, None)
+    if cached is None:
+        keep = np.flatnonzero(tx.drawn_triangles(model))
+        cached = (keep, torch.from_numpy(model.faces.cpu().numpy()[keep].astype(np.int32)))
+        object.__setattr__(model, key, cached)
+    return cached
+
+
+def rasterize_view(model, vertices: np.ndarray, camera: Camera) -> View:
+    """Rasterise the drawn triangles of ``vertices [V, 3]`` (camera space) in ``camera``'s image."""
+    from .render import interpolate, rasterize, to_clip, vertex_normals
+
+    keep, tri = _drawn(model)
+    v = torch.from_numpy(np.asarray(vertices, np.float32))[None]
+    rast = rasterize(render_context(), to_clip(v, camera), tri, (camera.height, camera.width), cull_backfaces=True)
+    normals = vertex_normals(v, model.faces)
+    attr = torch.cat([normals, v], 2)
+    vals = interpolate(attr, rast, tri)[0].numpy()
+    ids = rast[0, ..., 3].round().long().numpy() - 1
+    triangle = np.where(ids >= 0, keep[ids.clip(0)], -1)
+    n = vals[..., :3] / np.linalg.norm(vals[..., :3], axis=-1, keepdims=True).clip(1e-9)
+    return View(triangle, n.astype(np.float32), vals[..., 3:])
+
+
+def sh_basis_np(n: np.ndarray) -> np.ndarray:
+    """``face3d.render.shading.sh_basis`` on numpy normals ``[..., 3]`` -> ``[..., 9]``."""
+    from .render import sh_basis
+
+    return sh_basis(torch.from_numpy(np.asarray(n, np.float32))).numpy()
+
+
+# ---------------------------------------------------------------------------------------------- skin
+
+def chroma(lin: np.ndarray) -> np.ndarray:
+    """[..., 3] linear RGB -> [..., 2] chromaticity (r, g) / (r + g + b)."""
+    s = lin.sum(-1, keepdims=True).clip(1e-4)
+    return lin[..., :2] / s
+
+
+def colour_model(samples: np.ndarray, rounds: int = 4, keep: float = 9.0) -> tuple[np.ndarray, np.ndarray]:
+    """A robust Gaussian over chromaticities ``samples [N, 2]``: mean [2] and inverse covariance [2, 2]
+    re-estimated on the samples within Mahalanobis distance² ``keep`` (starting from the median/MAD)."""
+    mean = np.median(samples, 0)
+    mad = np.median(np.abs(samples - mean), 0) * 1.4826 + 1e-4
+    inv = np.diag(1 / mad ** 2)
+    for _ in range(rounds):
+        d = samples - mean
+        inside = np.einsum("ni,ij,nj->n", d, inv, d) < keep
+        if inside.sum() < 20:
+            break
+        mean = samples[inside].mean(0)
+        cov = np.cov(samples[inside].T) + np.eye(2) * 1e-6
+        inv = np.linalg.inv(cov)
+    return mean, inv
+
+
+def skin_weight(lin: np.ndarray, mean: np.ndarray, inv: np.ndarray) -> np.ndarray:
+    """Soft skin probability [...] in [0, 1] of linear-RGB pixels ``lin [..., 3]``."""
+    d = chroma(lin) - mean
+    m = np.einsum("...i,ij,...j->...", d, inv, d)
+    return np.clip((12.0 - m) / 6.0, 0, 1)  # 1 inside ~2.4 sigma, 0 beyond ~3.5 sigma
+
+
+def feature_vertices(model) -> np.ndarray:
+    """float32 [V] in [0, 1]: near the brows, eyes and lips, where non-skin colours belong to the albedo."""
+    neutral = model.neutral.cpu().numpy()
+    out = np.zeros(model.n_vertices, np.float32)
+    face_v = np.zeros(model.n_vertices, bool)
+    face_v[: model.regions["face"][1]] = True
+    for a, b, radius in FEATURES:
+        centres = neutral[model.landmarks68[a:b]]
+        d = np.linalg.norm(neutral[:, None] - centres[None], axis=2).min(1)
+        out = np.maximum(out, np.clip((radius * 1.3 - d) / (radius * 0.3), 0, 1))
+    return np.where(face_v, out, 0)
+
+
+# ---------------------------------------------------------------------------------------------- lighting
+
+def fit_sh(basis: np.ndarray, colour: np.ndarray, albedo: np.ndarray, weight: np.ndarray, rounds: int = 4
+           ) -> np.ndarray:
+    """SH [9, 3] minimising a Cauchy-robust ``|colour - albedo * (basis @ sh)|`` over samples: ``basis
+    [N, 9]``, ``colour``/``albedo [N, 3]`` linear RGB, ``weight [N]`` prior weights (skin). A small ridge
+    keeps the second band tame where few normals are seen."""
+    sh = np.zeros((9, 3))
+    w = weight.astype(np.float64).copy()
+    ridge = np.array([0, 1, 1, 1, 4, 4, 4, 4, 4], np.float64) * 1e-3
+    for _ in range(rounds):
+        for c in range(3):
+            a = basis * albedo[:, c:c + 1]
+            h = (a * w[:, None]).T @ a
+            h += np.diag(ridge) * np.trace(h) / 9
+            sh[:, c] = np.linalg.solve(h + 1e-9 * np.eye(9), (a * w[:, None]).T @ colour[:, c])
+        r = np.linalg.norm(colour - albedo * (basis @ sh), axis=1)
+        w = weight / (1 + (r / CAUCHY) ** 2)
+    return sh
+
+
+def light_direction(sh: np.ndarray) -> np.ndarray:
+    """Unit [3] dominant light direction (camera space, surface to light) of ``sh [9, 3]``: the first band
+    ``(y, z, x)`` of the luminance."""
+    lum = sh @ np.array([0.2126, 0.7152, 0.0722])
+    d = np.array([lum[3], lum[1], lum[2]])
+    return d / max(np.linalg.norm(d), 1e-12)
+
+
+# ---------------------------------------------------------------------------------------------- observe
+
+@dataclasses.dataclass
+class Observation:
+    """What one photo says about the albedo: ``texel [N, 3]`` linear albedo of the atlas's skin texels
+    (``skin_texels``) with confidence ``texel_w [N]``, and the same per vertex ``vertex [V, 3]``,
+    ``vertex_w [V]``; ``sh [9, 3]``; ``skin [h, w]`` the mask over ``crop``; ``iris [3] | None``."""
+
+    texel: np.ndarray
+    texel_w: np.ndarray
+    vertex: np.ndarray
+    vertex_w: np.ndarray
+    sh: np.ndarray
+    skin: np.ndarray
+    crop: Crop
+    iris: np.ndarray | None
+
+
+def _skin_texels(model, texels) -> np.ndarray:
+    return np.flatnonzero(np.isin(texels.region, [tx.REGION_NAMES.index(n) for n in tx.SKIN]))
+
+
+def _sample(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image [h, w, C]`` at pixel positions ``xy [N, 2]`` (edges clamped) -> [N, C]."""
+    h, w = image.shape[:2]
+    x = np.clip(xy[:, 0], 0, w - 1.001)
+    y = np.clip(xy[:, 1], 0, h - 1.001)
+    x0, y0 = x.astype(np.int64), y.astype(np.int64)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    im = image.reshape(h, w, -1)
+    return ((im[y0, x0] * (1 - fx) + im[y0, x0 + 1] * fx) * (1 - fy)
+            + (im[y0 + 1, x0] * (1 - fx) + im[y0 + 1, x0 + 1] * fx) * fy)
+
+
+def _surface_samples(points: np.ndarray, normals: np.ndarray, crop: Crop, view: View, skin: np.ndarray,
+                     sh: np.ndarray):
+    """De-lit colours and confidences of camera-space surface ``points [N, 3]`` with unit ``normals``."""
+    cam = crop.camera
+    xy = project(torch.from_numpy(points.astype(np.float32)), cam).numpy()
+    inside = (xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] <= cam.width - 1) & (xy[:, 1] <= cam.height - 1)
+    xi = np.clip(np.round(xy[:, 0]).astype(np.int64), 0, cam.width - 1)
+    yi = np.clip(np.round(xy[:, 1]).astype(np.int64), 0, cam.height - 1)
+    front = view.point[yi, xi, 2]
+    # Visible: nothing nearer at that pixel (depth within 2% of the distance, ~1 cm at arm's length).
+    visible = inside & (view.triangle[yi, xi] >= 0) & (points[:, 2] >= front - 0.02 * np.abs(front))
+    facing = (normals * -points / np.linalg.norm(points, axis=1, keepdims=True)).sum(1)
+    shade = (sh_basis_np(normals) @ sh).clip(0.05)
+    colour = _sample(crop.image, xy)
+    albedo = (colour / shade).clip(0, 1)
+    w = visible * np.clip((facing - 0.15) / 0.35, 0, 1) * _sample(skin[..., None], xy)[:, 0] \
+        * _sample(crop.valid[..., None].astype(np.float32), xy)[:, 0]
+    return albedo.astype(np.float32), w.astype(np.float32)
+
+
+def _iris_colour(rgb: np.ndarray, result: FitResult, sh: np.ndarray) -> np.ndarray | None:
+    """Linear-RGB iris albedo [3] from the photo's pixels inside MediaPipe's iris circles (468-477), or
+    None when the irises are too small to see."""
+    lm = result.mediapipe478
+    if len(lm) < 478:
+        return None
+    cols = []
+    h, w = rgb.shape[:2]
+    for c in (468, 473):
+        centre = lm[c, :2]
+        r = np.linalg.norm(lm[c + 1:c + 5, :2] - centre, axis=1).mean()
+        if r < 2.5:
+            continue
+        yy, xx = np.mgrid[max(0, int(centre[1] - r)):min(h, int(centre[1] + r) + 1),
+                          max(0, int(centre[0] - r)):min(w, int(centre[0] + r) + 1)]
+        d = np.hypot(xx - centre[0], yy - centre[1]) / r
+        ring = (d > 0.45) & (d < 0.8)  # between the pupil and the limbus, away from the eyelids' shadow
+        if ring.sum() < 6:
+            continue
+        px = tx.srgb_to_linear(rgb[yy[ring], xx[ring]] / 255.0)
+        lum = px.sum(1)
+        px = px[lum <= np.quantile(lum, 0.8)]  # drop the catch-light
+        cols.append(np.median(px, 0))
+    if not cols:
+        return None
+    front = float((sh_basis_np(np.array([0.0, 0.0, 1.0])) @ sh).mean())
+    return np.clip(np.mean(cols, 0) / max(front, 0.2) * 1.4, 0.005, 0.6)  # irises sit in the lids' shade
+
+
+def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
+    """Lighting, skin mask and de-lit albedo samples of one photo ``rgb [H, W, 3]`` uint8 (see the module
+    docstring, steps 1-4)."""
+    crop = face_crop(rgb, result)
+    verts = mesh_vertices(model, result, posed=True)
+    view = rasterize_view(model, verts, crop.camera)
+    regions = tx.triangle_regions(model)
+    face_px = (view.triangle >= 0) & crop.valid
+    face_px &= regions[view.triangle.clip(0)] == tx.REGION_NAMES.index("face")
+    tri = model.faces.cpu().numpy()
+    feat = feature_vertices(model)
+    # Per-pixel feature weight: the triangle's mean (brows, eyes, lips are not held to the skin colour).
+    feat_px = np.where(view.triangle >= 0, feat[tri[view.triangle.clip(0)]].mean(-1), 0)
+    facing = (view.normal * -view.point / np.linalg.norm(view.point, axis=-1, keepdims=True).clip(1e-9)).sum(-1)
+
+    img = crop.image
+    core = face_px & (feat_px < 0.01) & (facing > 0.3)
+    if core.sum() < 50:
+        core = face_px
+    mean, inv = colour_model(chroma(img[core]))
+    skin = skin_weight(img, mean, inv) * face_px
+    lum = img.mean(-1)
+    med = float(np.median(lum[core])) if core.any() else 0.2
+    skin *= (lum > 0.03 * med) & (lum < 6 * med)
+
+    # Lighting samples: skin pixels that face the camera, a deterministic stride down to MAX_SAMPLES.
+    f0, f1 = model.regions["narrow_face"][2:]
+    narrow = np.zeros(len(regions), bool)
+    narrow[(model.triangle_polygon >= f0) & (model.triangle_polygon < f1)] = True
+    inner = narrow[view.triangle.clip(0)] & (view.triangle >= 0)
+    ys, xs = np.nonzero((skin > 0.5) & (feat_px < 0.5) & (facing > 0.1) & inner & (lum > 0.25 * med) & (lum < 4 * med))
+    step = max(1, len(ys) // MAX_SAMPLES)
+    ys, xs = ys[::step], xs[::step]
+    colour, basis = img[ys, xs], sh_basis_np(view.normal[ys, xs])
+    sw = skin[ys, xs]
+    flat = np.median(colour, 0)
+    sh = fit_sh(basis, colour, np.broadcast_to(flat, colour.shape), sw)
+    # White light first: the photo's colour goes to the albedo, only the shading's shape to the light.
+    grey = sh.mean(1, keepdims=True)
+    sh = np.repeat(grey * flat.mean(), 3, 1)
+    sh /= max(float((basis @ sh).mean()), 1e-6)
+
+    skin_v = np.zeros(model.n_vertices, bool)
+    skin_v[np.unique(tri[np.isin(regions, [tx.REGION_NAMES.index(n) for n in tx.SKIN])])] = True
+    normals = model.vertex_normals(verts).astype(np.float32)
+    for _ in range(2):
+        # Smooth, mirror-symmetric albedo per vertex; the lighting is re-fitted against it.
+        av, wv = _surface_samples(verts, normals, crop, view, skin, sh)
+        mir = np.where(model.mirror >= 0, model.mirror, np.arange(model.n_vertices))
+        sym = (av * wv[:, None] + av[mir] * wv[mir, None]) / (wv + wv[mir]).clip(1e-6)[:, None]
+        known = np.clip((wv + wv[mir]) / 0.5, 0, 1)
+        smooth = tx.diffuse_fill(model, sym, known * 0.5, skin_v, iterations=20)  # 0.5: blur the known ones too
+        a_px = np.einsum("nk,nkc->nc", _bary_at(view, ys, xs, tri, verts, crop.camera), smooth[tri[view.triangle[ys, xs]]])
+        sh = fit_sh(basis, colour, a_px.clip(0.01), sw)
+        sh /= max(float((basis @ sh).mean()), 1e-6)
+        # The skin mask learns from the fit: pixels that the shaded smooth albedo cannot explain drop out.
+        mean, inv = colour_model(chroma(colour / (basis @ sh).clip(0.05)))
+    skin = skin_weight(img, mean, inv) * face_px * ((lum > 0.03 * med) & (lum < 6 * med))
+    # De-lit brightness far from the skin's (hair, collars, highlights) leaves the albedo too.
+    delit = img.mean(-1) / np.clip(sh_basis_np(view.normal) @ sh, 0.05, None).mean(-1)
+    ref = float(np.median(delit[core])) if core.any() else 0.2
+    skin *= np.clip(1.5 - np.abs(np.log(np.clip(delit, 1e-4, None) / ref)) / 0.5, 0, 1)
+    skin = np.maximum(skin, np.where(face_px, feat_px, 0))  # brows, eyes, lips stay in the albedo
+
+    texels = tx.atlas_texels(model, OBSERVE_STEP)
+    sel = _skin_texels(model, texels)
+    pts = tx.texel_values(model, texels, verts, sel)
+    nrm = tx.texel_values(model, texels, normals, sel)
+    nrm /= np.linalg.norm(nrm, axis=1, keepdims=True).clip(1e-9)
+    at, wt = _surface_samples(pts, nrm, crop, view, skin, sh)
+    av, wv = _surface_samples(verts, normals, crop, view, skin, sh)
+    return Observation(at, wt, av, wv * skin_v, sh.astype(np.float32), skin.astype(np.float32), crop,
+                       _iris_colour(rgb, result, sh))
+
+
+def _bary_at(view: View, ys, xs, tri, verts, camera) -> np.ndarray:
+    """Barycentrics [N, 3] of the pixels ``(ys, xs)`` on their triangles (from the interpolated points)."""
+    p = view.point[ys, xs].astype(np.float64)
+    c = verts[tri[view.triangle[ys, xs]]].astype(np.float64)  # [N, 3, 3]
+    e0, e1, d = c[:, 1] - c[:, 0], c[:, 2] - c[:, 0], p - c[:, 0]
+    d00, d01, d11 = (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)
+    d20, d21 = (d * e0).sum(1), (d * e1).sum(1)
+    den = np.where(np.abs(d00 * d11 - d01 ** 2) < 1e-12, 1e-12, d00 * d11 - d01 ** 2)
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    return np.stack([1 - v - w, v, w], 1).clip(0, 1).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- albedo
+
+def compose_albedo(model, observations: list[Observation], sharpness: float = 2.0) -> np.ndarray:
+    """One linear-RGB albedo atlas ``[ATLAS_H, ATLAS_W, 3]`` float32 from one or more photos' observations:
+    each texel weighted by ``confidence ** sharpness`` (the photos that see it best win), then its mirror
+    texel, then the smooth surface fill; procedural eyes, teeth and mouth."""
+    texels = tx.atlas_texels(model, OBSERVE_STEP)
+    sel = _skin_texels(model, texels)
+    p = sharpness
+    wsum = sum(o.texel_w ** p for o in observations) + 1e-12
+    a = sum(o.texel * (o.texel_w ** p)[:, None] for o in observations) / wsum[:, None]
+    w = np.max([o.texel_w for o in observations], 0)
+    vsum = sum(o.vertex_w ** p for o in observations) + 1e-12
+    av = sum(o.vertex * (o.vertex_w ** p)[:, None] for o in observations) / vsum[:, None]
+    wv = np.max([o.vertex_w for o in observations], 0)
+
+    # Mirror: per vertex, then per texel through the vertices' mirrored UVs.
+    mir = model.mirror
+    has = mir >= 0
+    wm = np.where(has, wv[np.where(has, mir, 0)], 0) * (1 - wv)
+    av = (av * wv[:, None] + np.where(has[:, None], av[np.where(has, mir, 0)], 0) * wm[:, None]) / (wv + wm).clip(1e-6)[:, None]
+    known = np.clip((wv + wm) / 0.4, 0, 1)
+    skin_v = np.zeros(model.n_vertices, bool)
+    tri = model.faces.cpu().numpy()
+    skin_v[np.unique(tri[texels.triangle[sel]])] = True
+    base_v = tx.diffuse_fill(model, av, known, skin_v)
+    base = tx.texel_values(model, texels, base_v, sel)
+
+    m_idx = _mirror_texels(model, texels, sel)
+    ok = m_idx >= 0
+    a_m = np.where(ok[:, None], a[m_idx.clip(0)], 0)
+    w_m = np.where(ok, w[m_idx.clip(0)], 0) * (1 - w)
+    comb = (a * w[:, None] + a_m * w_m[:, None]) / (w + w_m).clip(1e-6)[:, None]
+    alpha = np.clip((w + w_m) / 0.4, 0, 1)[:, None]
+    values = np.zeros((len(texels.index), 3), np.float32)
+    values[sel] = comb * alpha + base * (1 - alpha)
+    small = tx.to_image(texels, values)
+    full = torch.nn.functional.interpolate(torch.from_numpy(small).permute(2, 0, 1)[None], scale_factor=OBSERVE_STEP,
+                                           mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    fine = tx.atlas_texels(model)
+    iris = [o.iris for o in observations if o.iris is not None]
+    psel, pval = tx.procedural(model, fine, np.median(iris, 0) if iris else None)
+    flat = full.reshape(-1, 3)
+    flat[fine.index[psel]] = pval
+    return full
+
+
+def _mirror_texels(model, texels, sel: np.ndarray) -> np.ndarray:
+    """For the texels ``sel``, the position (in ``sel``) of their mirror texel, or -1."""
+    tri, uvt = model.faces.cpu().numpy(), model.uv_faces
+    uv = tx.atlas_uvs(model)
+    vert_uv = np.zeros((model.n_vertices, 2), np.float32)
+    skin_tris = np.unique(texels.triangle[sel])
+    vert_uv[tri[skin_tris].reshape(-1)] = uv[uvt[skin_tris].reshape(-1)]
+    corners = tri[texels.triangle[sel]]                                    # [N, 3]
+    mc = model.mirror[corners]
+    ok = (mc >= 0).all(1)
+    muv = np.einsum("nk,nkc->nc", texels.bary[sel], vert_uv[mc.clip(0)])
+    h, w = tx.ATLAS_H // texels.step, tx.ATLAS_W // texels.step
+    col = np.clip((muv[:, 0] * w).astype(np.int64), 0, w - 1)
+    row = np.clip(((1 - muv[:, 1]) * h).astype(np.int64), 0, h - 1)
+    in_sel = np.full(len(texels.index), -1, np.int64)
+    in_sel[sel] = np.arange(len(sel))
+    return np.where(ok, in_sel[texels.nearest[row * w + col]], -1)
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+def refine(rgb: np.ndarray, result: FitResult, model) -> FitResult:
+    """Lighting and albedo of one fitted photo ``rgb [H, W, 3]`` uint8: ``result`` with ``albedo``
+    (uint8 [ATLAS_H, ATLAS_W, 3] sRGB atlas), ``lighting`` (float32 [9, 3]) and ``skin`` (uint8 [H, W]
+    the skin mask over the photo, 0 = left out) filled in."""
+    return refine_same_person([rgb], [result], model)[0]
+
+
+def refine_same_person(rgbs: list[np.ndarray], results: list[FitResult], model) -> list[FitResult]:
+    """Several photos of one person: one albedo (each texel from the photos that see it best), lighting
+    and skin mask per photo. (The results should share one identity: ``face3d.pipeline`` fits them so.)"""
+    with torch.no_grad():
+        obs = [observe(rgb, r, model) for rgb, r in zip(rgbs, results)]
+        albedo = tx.to_uint8(compose_albedo(model, obs))
+    return [dataclasses.replace(r, albedo=albedo, lighting=o.sh, skin=_photo_mask(o, rgb.shape[:2]))
+            for r, o, rgb in zip(results, obs, rgbs)]
+
+
+def _photo_mask(o: Observation, shape) -> np.ndarray:
+    """The crop's skin mask as uint8 [H, W] over the whole photo (0 outside the crop)."""
+    from PIL import Image
+
+    x0, y0, x1, y1 = (int(round(v)) for v in o.crop.box)
+    side = x1 - x0
+    m = Image.fromarray((o.skin * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    full = Image.new("L", (shape[1], shape[0]))
+    full.paste(m, (x0, y0))
+    return np.asarray(full)
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+
+def render(model, vertices: np.ndarray, camera: Camera, albedo: np.ndarray, sh: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Render the textured mesh: ``vertices [V, 3]`` camera space, ``albedo`` uint8 sRGB atlas, ``sh [9, 3]``
+    -> (linear RGB [h, w, 3], coverage [h, w] in [0, 1]), antialiased silhouettes."""
+    from .render import antialias, edge_topology, interpolate, rasterize, texture, to_clip, vertex_normals
+
+    keep, tri = _drawn(model)
+    uv_tri = torch.from_numpy(model.uv_faces[keep].astype(np.int32))
+    topo = getattr(model, "_refine_topology", None)
+    if topo is None:
+        topo = edge_topology(tri)
+        object.__setattr__(model, "_refine_topology", topo)
+    v = torch.from_numpy(np.asarray(vertices, np.float32))[None]
+    pos = to_clip(v, camera)
+    rast = rasterize(render_context(), pos, tri, (camera.height, camera.width), cull_backfaces=True)
+    uv = torch.from_numpy(tx.atlas_uvs(model))
+    uvp = interpolate(torch.stack([uv[:, 0], 1 - uv[:, 1]], 1), rast, uv_tri)
+    tex = torch.from_numpy(tx.srgb_to_linear(albedo / 255.0).astype(np.float32))[None]
+    col = texture(tex, uvp)
+    n = interpolate(vertex_normals(v, model.faces), rast, tri)
+    n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    shade = (torch.from_numpy(sh_basis_np(n.numpy())) @ torch.from_numpy(np.asarray(sh, np.float32))).clamp_min(0)
+    cover = (rast[..., 3:] > 0).float()
+    img = torch.cat([col * shade * cover, cover], -1)
+    img = antialias(img, rast, pos, tri, topo)[0].numpy()
+    return img[..., :3], img[..., 3].clip(0, 1)
+
+
+def neutral_light() -> np.ndarray:
+    """[9, 3] the 'neutral' studio light of ``views.png``: ambient plus a key light above the camera."""
+    from .render import sh_directional
+
+    return sh_directional([0.25, 0.35, 1.0], ambient=0.45, diffuse=0.75).numpy()
+
+
+def turntable_camera(vertices: np.ndarray, yaw_deg: float, size: int = 384) -> tuple[np.ndarray, Camera]:
+    """The unposed head ``vertices [V, 3]`` turned by ``yaw_deg`` in front of a camera framing it."""
+    from scipy.spatial.transform import Rotation
+
+    centre = vertices[:9409].mean(0)  # the face region
+    r = Rotation.from_euler("y", yaw_deg, degrees=True).as_matrix()
+    v = (vertices - centre) @ r.T
+    dist = 75.0
+    cam = Camera(size * dist / 30.0, (size - 1) / 2, (size - 1) / 2, size, size)
+    return (v + [0, 0, -dist]).astype(np.float32), cam
+
+
+def views_image(rgb: np.ndarray, result: FitResult, model, size: int = 384) -> np.ndarray:
+    """uint8 [size, 6 * size, 3]: the photo | the re-render under the fitted light | the skin mask | the
+    face under neutral light from the front, 3/4 and the side."""
+    from PIL import Image
+
+    crop = face_crop(rgb, result, work=size)
+    posed = mesh_vertices(model, result, posed=True)
+    img, cov = render(model, posed, crop.camera, result.albedo, result.lighting)
+    photo = crop.image
+    rerender = img + photo * (1 - cov[..., None])
+    x0, y0, x1, y1 = (int(round(v)) for v in crop.box)
+    mask = np.asarray(Image.fromarray(result.skin).crop((x0, y0, x1, y1)).resize((crop.camera.width,) * 2)) / 255.0
+    masked = photo * (0.25 + 0.75 * mask[..., None])
+    masked[..., 0] = np.maximum(masked[..., 0], (1 - mask) * 0.25 * (cov > 0.5))  # left-out face pixels go red
+    panels = [photo, rerender, masked]
+    unposed = mesh_vertices(model, result, posed=False)
+    light = neutral_light()
+    for yaw in (0, 40, 80):
+        v, cam = turntable_camera(unposed, yaw, crop.camera.width)
+        im, c = render(model, v, cam, result.albedo, light)
+        panels.append(im + 0.9 * (1 - c[..., None]))
+    out = np.concatenate([tx.to_uint8(p) for p in panels], 1)
+    if out.shape[0] != size:
+        out = np.asarray(Image.fromarray(out).resize((out.shape[1] * size // out.shape[0], size)))
+    return out
+
+
+def textured_overlay(rgb: np.ndarray, result: FitResult, model, alpha: float = 0.85):
+    """The photo with the textured re-render (fitted light) blended over it and the 68 landmarks (PIL)."""
+    from PIL import Image, ImageDraw
+
+    crop = face_crop(rgb, result, work=1024)
+    img, cov = render(model, mesh_vertices(model, result, posed=True), crop.camera, result.albedo, result.lighting)
+    x0, y0, x1, y1 = (int(round(v)) for v in crop.box)
+    side = x1 - x0
+    patch = Image.fromarray(tx.to_uint8(img)).resize((side, side), Image.Resampling.BILINEAR)
+    cover = Image.fromarray((cov * 255 * alpha).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    out = Image.fromarray(rgb).copy()
+    out.paste(patch, (x0, y0), cover)
+    d = ImageDraw.Draw(out)
+    span = result.ibug68.max(0) - result.ibug68.min(0)
+    r = max(1.2, 0.008 * float(np.sqrt(span[0] * span[1])))
+    for x, y in result.ibug68 + 0.5:
+        d.ellipse([x - r, y - r, x + r, y + r], fill=(255, 60, 40))
+    return out
+
+
+def reprojection_scores(rgb: np.ndarray, result: FitResult, model) -> tuple[float, float]:
+    """Face-region PSNR (dB) and SSIM of the re-render against the photo, on the crop the refinement used
+    (pixels the drawn face covers, sRGB in [0, 1])."""
+    crop = face_crop(rgb, result)
+    img, cov = render(model, mesh_vertices(model, result, posed=True), crop.camera, result.albedo, result.lighting)
+    view = rasterize_view(model, mesh_vertices(model, result, posed=True), crop.camera)
+    regions = tx.triangle_regions(model)
+    m = (view.triangle >= 0) & crop.valid & (cov > 0.99)
+    m &= np.isin(regions[view.triangle.clip(0)], [tx.REGION_NAMES.index("face")])
+    a, b = tx.linear_to_srgb(img), tx.linear_to_srgb(crop.image)
+    mse = float(((a - b) ** 2)[m].mean())
+    psnr = 10 * np.log10(1 / max(mse, 1e-12))
+    return psnr, float(ssim_map(a, b).mean(-1)[m].mean())
+
+
+def ssim_map(a: np.ndarray, b: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    """Per-pixel SSIM [h, w, C] of images ``a``, ``b`` [h, w, C] in [0, 1] (Gaussian window, Wang et al.)."""
+    from scipy.ndimage import gaussian_filter
+
+    g = lambda x: gaussian_filter(x, (sigma, sigma, 0), truncate=3.5)  # noqa: E731
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ma, mb = g(a), g(b)
+    va, vb, cab = g(a * a) - ma ** 2, g(b * b) - mb ** 2, g(a * b) - ma * mb
+    return ((2 * ma * mb + c1) * (2 * cab + c2)) / ((ma ** 2 + mb ** 2 + c1) * (va + vb + c2))

@@ -1,0 +1,300 @@
+"""The albedo atlas: ICT's UV tiles packed into one texture, texel rasterisation, fills and the
+procedural textures of the eyes, teeth and mouth.
+
+ICT-FaceKit lays its UVs out in UDIM-style tiles (u in [0, 7)): tile 0 the face (and, overlapping it, the
+eyeballs and eye overlays), tile 1 the back of the head, neck, mouth and eye sockets, tile 2 gums and tongue,
+tile 3 the teeth, tiles 4-5 the tear film, tile 6 the eyelashes. A single texture cannot hold overlapping
+tiles, so the atlas keeps each tile's layout and places it in a cell of one ``ATLAS_H x ATLAS_W`` image:
+
+    +-----------------------+-----------+-----------+
+    |                       |  tile 1   | eyeballs  |   face: 1024 x 1024 (ICT's tile 0 as it is)
+    |   tile 0: the face    | head/neck | (tile 0)  |   tiles 1 and eyeballs: 512 x 512
+    |       1024 x 1024     +-----+-----+-----------+   teeth, gums/tongue, eyelashes, hidden
+    |                       |teeth|gums |  (spare)  |   overlays: 256 x 256
+    |                       |lash |hide |           |
+    +-----------------------+-----+-----+-----------+
+
+``atlas_uvs(model)`` gives every ICT UV its place in the atlas (OBJ convention, v = 0 at the bottom);
+exporters use it for textured meshes.
+"""
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+ATLAS_W, ATLAS_H = 2048, 1024
+
+# Region -> atlas cell (x0, y0, size) in texels, top-left origin. Regions not listed share "hidden".
+_CELLS = {
+    "face": (0, 0, 1024),
+    "head_and_neck": (1024, 0, 512), "mouth_socket": (1024, 0, 512),
+    "eye_socket_left": (1024, 0, 512), "eye_socket_right": (1024, 0, 512),
+    "eyeball_left": (1536, 0, 512), "eyeball_right": (1536, 0, 512),
+    "teeth": (1024, 512, 256), "gums_and_tongue": (1280, 512, 256),
+    "eyelashes_left": (1024, 768, 256), "eyelashes_right": (1024, 768, 256),
+    "hidden": (1280, 768, 256),
+}
+# Regions in the order of model.regions without the overlapping "narrow_face" (a part of "face").
+REGION_NAMES = ("face", "head_and_neck", "mouth_socket", "eye_socket_left", "eye_socket_right",
+                "gums_and_tongue", "teeth", "eyeball_left", "eyeball_right", "lacrimal_fluid_left",
+                "lacrimal_fluid_right", "eye_blend_left", "eye_blend_right", "eye_occlusion_left",
+                "eye_occlusion_right", "eyelashes_left", "eyelashes_right")
+SKIN = ("face", "head_and_neck")
+# Eye overlay shells: transparent shader effects upstream; never drawn, never textured.
+HIDDEN = ("lacrimal_fluid_left", "lacrimal_fluid_right", "eye_blend_left", "eye_blend_right",
+          "eye_occlusion_left", "eye_occlusion_right")
+
+
+def triangle_regions(model) -> np.ndarray:
+    """int64 [F]: index into ``REGION_NAMES`` of each triangle."""
+    out = np.zeros(len(model.triangle_polygon), np.int64)
+    for i, name in enumerate(REGION_NAMES):
+        f0, f1 = model.regions[name][2:]
+        out[(model.triangle_polygon >= f0) & (model.triangle_polygon < f1)] = i
+    return out
+
+
+def region_mask(model, names) -> np.ndarray:
+    """bool [F]: triangles in any of the regions ``names``."""
+    return np.isin(triangle_regions(model), [REGION_NAMES.index(n) for n in names])
+
+
+def drawn_triangles(model) -> np.ndarray:
+    """bool [F]: triangles a renderer draws (not the eye overlays, not the sclera's cornea bulge, whose
+    vertex alpha is 0 in ``materials.vertex_colours``)."""
+    from .materials import vertex_colours
+
+    alpha = vertex_colours(model)[:, 3]
+    tri = model.faces.cpu().numpy()
+    return ~region_mask(model, HIDDEN) & (alpha[tri] > 0.5).all(1)
+
+
+@functools.lru_cache(maxsize=4)
+def _atlas_uvs(model) -> np.ndarray:
+    regions = triangle_regions(model)
+    uv = model.uvs.astype(np.float64)
+    out = np.zeros_like(uv)
+    for t, r in zip(model.uv_faces, regions):  # each UV index belongs to one region (checked in tests)
+        out[t] = r + 1
+    cell_of = np.array([_CELLS.get(n, _CELLS["hidden"]) for n in REGION_NAMES], np.float64)
+    reg = out[:, 0].astype(np.int64) - 1
+    # A region's tile: the integer part of its UVs' median u (a UV on a tile's right edge stays in it).
+    tile = np.zeros(len(REGION_NAMES))
+    for r in range(len(REGION_NAMES)):
+        if (reg == r).any():
+            tile[r] = np.floor(np.median(uv[reg == r, 0]))
+    x0, y0, size = cell_of[reg].T
+    fu, fv = np.clip(uv[:, 0] - tile[reg], 0, 1), np.clip(uv[:, 1], 0, 1)
+    u = (x0 + fu * size) / ATLAS_W
+    v = 1 - (y0 + (1 - fv) * size) / ATLAS_H
+    return np.stack([u, v], 1).astype(np.float32)
+
+
+def atlas_uvs(model) -> np.ndarray:
+    """float32 [Vt, 2]: ``model.uvs`` moved into the atlas (OBJ/ICT convention: v = 0 at the bottom)."""
+    return _atlas_uvs(model)
+
+
+def split_atlas_uvs(model) -> np.ndarray:
+    """float32 [N, 2]: ``atlas_uvs`` in the vertex order of ``materials.split_seams`` (glTF)."""
+    tris = model.faces.cpu().numpy().reshape(-1)
+    pairs = np.unique(np.stack([tris, model.uv_faces.reshape(-1)], 1), axis=0)
+    return atlas_uvs(model)[pairs[:, 1]]
+
+
+@dataclass(eq=False)  # hashed by identity: the procedural cache keys on it
+class AtlasTexels:
+    """The texels the mesh covers in the atlas. ``index [N]`` flat texel index (row * ATLAS_W + col),
+    ``triangle [N]`` the model triangle, ``bary [N, 3]`` float32 barycentric weights of its corners,
+    ``region [N]`` index into ``REGION_NAMES``; ``nearest [ATLAS_H * ATLAS_W]`` for every texel the
+    position in these arrays of the nearest covered texel (bleeds charts outwards, so that bilinear lookups at
+    chart borders never mix in unrelated colours)."""
+
+    index: np.ndarray
+    triangle: np.ndarray
+    bary: np.ndarray
+    region: np.ndarray
+    nearest: np.ndarray
+    step: int = 1
+
+
+@functools.lru_cache(maxsize=4)
+def atlas_texels(model, step: int = 1) -> AtlasTexels:
+    """Rasterise the mesh in atlas space once per model (cached): see ``AtlasTexels``. ``step`` 2 gives
+    the atlas at half resolution (``index`` then counts in that grid: ATLAS_W // step columns)."""
+    from scipy import ndimage
+
+    from .render import rasterize
+    from .refine import render_context
+
+    uv = torch.from_numpy(atlas_uvs(model))
+    keep = np.flatnonzero(~region_mask(model, HIDDEN))
+    tri = torch.from_numpy(model.uv_faces[keep].astype(np.int32))
+    pos = torch.cat([uv[:, :1] * 2 - 1, (1 - uv[:, 1:]) * 2 - 1, torch.zeros(len(uv), 1), torch.ones(len(uv), 1)], 1)
+    h, w = ATLAS_H // step, ATLAS_W // step
+    rast = rasterize(render_context(), pos[None], tri, (h, w))[0].reshape(-1, 4).numpy()
+    index = np.flatnonzero(rast[:, 3] > 0)
+    triangle = keep[rast[index, 3].round().astype(np.int64) - 1]
+    u, v = rast[index, 0], rast[index, 1]
+    bary = np.stack([u, v, 1 - u - v], 1).astype(np.float32)
+    covered = np.zeros(h * w, bool)
+    covered[index] = True
+    _, (ri, ci) = ndimage.distance_transform_edt(~covered.reshape(h, w), return_indices=True)
+    lookup = np.full(h * w, -1, np.int64)
+    lookup[index] = np.arange(len(index))
+    nearest = lookup[(ri * w + ci).reshape(-1)]
+    return AtlasTexels(index, triangle, bary, triangle_regions(model)[triangle], nearest, step)
+
+
+def texel_values(model, texels: AtlasTexels, per_vertex: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
+    """Interpolate ``per_vertex [V, C]`` at the covered texels (``sel``: a subset, index array) -> [N, C]."""
+    tri = model.faces.cpu().numpy()
+    t = texels.triangle if sel is None else texels.triangle[sel]
+    b = texels.bary if sel is None else texels.bary[sel]
+    return np.einsum("nk,nkc->nc", b, per_vertex[tri[t]])
+
+
+def to_image(texels: AtlasTexels, values: np.ndarray) -> np.ndarray:
+    """Covered-texel ``values [N, C]`` -> the full atlas ``[ATLAS_H, ATLAS_W, C]``, every texel filled from
+    the nearest covered one (no background texels)."""
+    return values[texels.nearest].reshape(ATLAS_H // texels.step, ATLAS_W // texels.step, -1)
+
+
+# ---------------------------------------------------------------------------------------------- fills
+
+@functools.lru_cache(maxsize=2)
+def _adjacency(model):
+    import scipy.sparse as sp
+
+    tri = model.faces.cpu().numpy()
+    n = model.n_vertices
+    i = np.concatenate([tri[:, 0], tri[:, 1], tri[:, 2], tri[:, 1], tri[:, 2], tri[:, 0]])
+    j = np.concatenate([tri[:, 1], tri[:, 2], tri[:, 0], tri[:, 0], tri[:, 1], tri[:, 2]])
+    a = sp.coo_matrix((np.ones(len(i), np.float32), (i, j)), shape=(n, n)).tocsr()
+    a.data[:] = 1.0
+    deg = np.asarray(a.sum(1)).reshape(-1)
+    return sp.diags(1.0 / np.maximum(deg, 1)).dot(a).tocsr()
+
+
+def diffuse_fill(model, values: np.ndarray, weight: np.ndarray, vertices: np.ndarray,
+                 iterations: int = 150) -> np.ndarray:
+    """Smooth fill over the mesh surface: ``values [V, C]`` are kept where ``weight [V]`` is 1 and blended
+    towards the harmonic (neighbour-average) fill where it is less; only ``vertices`` (bool [V], the part
+    being filled) take part. Unknown values start at the nearest known vertex's (so that a few Jacobi
+    sweeps smooth them rather than carry colour across the head). Returns [V, C]."""
+    from scipy.spatial import cKDTree
+
+    sub = np.flatnonzero(vertices)
+    p = _adjacency(model)[sub][:, sub]
+    deg = np.asarray(p.sum(1)).reshape(-1)
+    p = (p.multiply(1 / np.maximum(deg, 1e-9)[:, None])).tocsr()
+    w = weight[sub].astype(np.float32)[:, None]
+    known = w[:, 0] > 0.05
+    x = values[sub].astype(np.float32)
+    if known.any() and not known.all():
+        pts = model.neutral.cpu().numpy()[sub]
+        _, nn = cKDTree(pts[known]).query(pts[~known])
+        x[~known] = x[known][nn]
+    fixed = w * x
+    for _ in range(iterations):  # Jacobi: each sweep spreads the known colours one ring further
+        x = fixed + (1 - w) * (p @ x)
+    out = values.astype(np.float32).copy()
+    out[sub] = x
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- procedural
+
+IRIS_DEFAULT = (0.28, 0.18, 0.11)  # linear RGB brown
+IRIS_ANGLE = np.radians(27.0)  # half-angle of the iris seen from the eyeball's centre (11.5 mm on 12 mm)
+SCLERA = np.array([0.80, 0.74, 0.70])
+TEETH = np.array([0.78, 0.72, 0.58])
+GUMS = np.array([0.55, 0.18, 0.18])
+MOUTH = np.array([0.30, 0.08, 0.08])
+LASHES = np.array([0.025, 0.02, 0.018])
+SOCKET = np.array([0.45, 0.22, 0.20])
+
+
+def procedural(model, texels: AtlasTexels, iris: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-RGB albedo of the non-skin parts: eyeballs (sclera, ``iris [3]`` linear RGB, pupil), teeth,
+    gums and tongue, mouth and eye sockets, eyelashes; darker deeper in the mouth. Returns ``(sel [M]``
+    indices into the texel arrays, ``values [M, 3])``."""
+    iris = np.asarray(IRIS_DEFAULT if iris is None else iris, np.float64)
+    sel, base, gain = _procedural(model, texels)
+    return sel, (base + gain * iris[None]).clip(0, 1)
+
+
+@functools.lru_cache(maxsize=4)
+def _procedural(model, texels: AtlasTexels):
+    """``procedural`` is ``base [M, 3] + gain [M, 1] * iris``: both depend on the mesh only (cached)."""
+    iris = np.ones(3)
+    gain = None
+    names = np.array(REGION_NAMES)[texels.region]
+    sel = np.flatnonzero(~np.isin(names, SKIN))
+    neutral = model.neutral.cpu().numpy().astype(np.float64)
+    p = texel_values(model, texels, neutral, sel)
+    names = names[sel]
+    out = np.zeros((len(sel), 3))
+    # Depth into the mouth: the lips' front is at about z = 9 cm on the mean face, the throat 4-5 cm behind.
+    front = neutral[model.landmarks68[48:68], 2].max()
+    dark = np.clip(1 - (front - p[:, 2]) / 5.0, 0.15, 1.0)[:, None]
+    for name, colour in (("teeth", TEETH), ("gums_and_tongue", GUMS), ("mouth_socket", MOUTH)):
+        m = names == name
+        out[m] = colour * dark[m] ** (0.6 if name == "teeth" else 1.5)
+    for side in ("left", "right"):
+        out[names == f"eye_socket_{side}"] = SOCKET
+        out[names == f"eyelashes_{side}"] = LASHES
+        m = names == f"eyeball_{side}"
+        e0, e1 = model.regions[f"eyeball_{side}"][:2]
+        centre = neutral[e0:e0 + 770].mean(0)
+        axis = neutral[e0 + np.argmax(neutral[e0:e0 + 770, 2])] - centre  # towards the cornea's apex
+        axis /= np.linalg.norm(axis)
+        d = p[m] - centre
+        angle = np.arccos(np.clip(d @ axis / np.linalg.norm(d, axis=1).clip(1e-9), -1, 1))
+        r = angle / IRIS_ANGLE
+        # Radial streaks around the eye axis make the iris read as an iris, not a painted disc.
+        ref = np.cross(axis, [0.0, 1.0, 0.0])
+        ref /= np.linalg.norm(ref)
+        phi = np.arctan2(d @ np.cross(axis, ref), d @ ref)
+        streak = 1 + 0.18 * np.sin(37 * phi) * np.sin(11 * phi + 3 * r)
+        ring = np.clip((1.0 - r) / 0.12, 0, 1)  # darker limbal ring at the edge
+        iris_gain = streak[:, None] * (0.55 + 0.45 * ring[:, None]) * (1.15 - 0.3 * r[:, None])
+        pupil = np.clip((r - 0.38) / 0.05, 0, 1)[:, None]
+        edge = np.clip((r - 1.0) / 0.06, 0, 1)[:, None]  # soft iris/sclera border
+        vein = np.clip((r - 1.6) / 1.5, 0, 1)[:, None]  # slightly pinker towards the back
+        sclera = SCLERA * (1 - vein) + np.array([0.70, 0.52, 0.48]) * vein
+        out[m] = 0.015 * (1 - pupil) * (1 - edge) + sclera * edge
+        gain_m = np.zeros((len(sel), 1))
+        gain_m[m] = iris_gain * pupil * (1 - edge)
+        gain = gain_m if gain is None else gain + gain_m
+    return sel, out, gain
+
+
+# ---------------------------------------------------------------------------------------------- colour
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(np.asarray(x, np.float32), 0, 1)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def to_uint8(linear: np.ndarray) -> np.ndarray:
+    """Linear RGB [..., 3] -> sRGB uint8."""
+    return (linear_to_srgb(linear) * 255 + 0.5).astype(np.uint8)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """uint8 [H, W, 3] -> PNG file bytes."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=4)
+    return buf.getvalue()
