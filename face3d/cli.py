@@ -216,7 +216,7 @@ def _cmd_animate(args) -> int:
 # ---------------------------------------------------------------------------------------------- view, render
 
 def _add_view(sub) -> None:
-    from .viewer.window import HELP
+    from .viewer.keys import HELP
     p = sub.add_parser("view", help="look at a mesh, an animated GLB or a fit folder in an OpenGL window",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="keys and mouse (also listed in the window with H):\n" + HELP)
@@ -227,9 +227,6 @@ def _add_view(sub) -> None:
     p.add_argument("--time", type=float, default=0.0, metavar="T", help="time (s) of the frame to show first / save")
     p.add_argument("--view", choices=("front", "three-quarter", "side"), default="front")
     p.add_argument("--size", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
-    p.add_argument("--html", metavar="OUT.html",
-                   help="write a self-contained web page (three.js, the GLB and the audio embedded) instead")
-    p.add_argument("--overwrite", action="store_true", help="replace an --html output that face3d wrote earlier")
     p.set_defaults(run=_cmd_view)
 
 
@@ -245,10 +242,6 @@ def _window_size(text: str) -> tuple[int, int]:
 
 def _cmd_view(args) -> int:
     size = _window_size(args.size)
-    if args.html:
-        from .viewer.html import write_html
-        print(write_html(args.path, args.html, audio=args.audio, overwrite=args.overwrite))
-        return 0
     from .viewer.window import view
     out = view(args.path, audio=args.audio, screenshot=args.screenshot, time_s=args.time, size=size,
                photo=args.photo, view_name=args.view, say=lambda line: print(line, file=sys.stderr, flush=True))

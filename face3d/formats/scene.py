@@ -138,6 +138,12 @@ def read_scene(path: str | Path, photo: str | Path | None = None) -> Scene:
     return scene
 
 
+def _to_cm(pos: np.ndarray) -> np.ndarray:
+    """OBJ/PLY carry no units: a head under 5 units across is in metres (face3d writes metres), else cm."""
+    extent = float(np.ptp(pos, axis=0).max()) if len(pos) else 0.0
+    return pos * np.float32(100.0) if 0 < extent < 5 else pos
+
+
 def read_image(path: Path, what: str) -> np.ndarray:
     """uint8 [H,W,3] RGB of an image file; BadInput naming it when unreadable."""
     from PIL import Image, UnidentifiedImageError
@@ -212,34 +218,21 @@ def _read_gltf(path: Path) -> Scene:
                 raise BadInput(f"{path}: buffer {i} has no data")
         return blobs[i]
 
-    mesh_index = next((n.mesh for n in g.nodes if n.mesh is not None), 0 if g.meshes else None)
+    node_index = next((i for i, n in enumerate(g.nodes) if n.mesh is not None), None)
+    mesh_index = g.nodes[node_index].mesh if node_index is not None else (0 if g.meshes else None)
     if mesh_index is None or not g.meshes[mesh_index].primitives:
         raise BadInput(f"{path}: holds no mesh")
     mesh = g.meshes[mesh_index]
-    prim = mesh.primitives[0]
     try:
-        a = prim.attributes
-        if a.POSITION is None:
+        parts = [_read_primitive(g, blob_of, prim, path) for prim in mesh.primitives]
+        parts = [p for p in parts if p is not None]
+        if not parts:
             raise BadInput(f"{path}: its mesh has no positions")
-        pos = _accessor(g, blob_of, a.POSITION).astype(np.float32)
-        if prim.indices is not None:
-            tri = _accessor(g, blob_of, prim.indices).reshape(-1, 3).astype(np.uint32)
-        else:
-            tri = np.arange(len(pos), dtype=np.uint32).reshape(-1, 3)
-        uv = _accessor(g, blob_of, a.TEXCOORD_0).astype(np.float32) if a.TEXCOORD_0 is not None else None
-        colours = None
-        if a.COLOR_0 is not None:
-            colours = _accessor(g, blob_of, a.COLOR_0).astype(np.float32)
-            if colours.shape[1] == 3:
-                colours = np.concatenate([colours, np.ones((len(colours), 1), np.float32)], 1)
-        targets = None
-        if prim.targets:
-            # pygltflib gives morph targets as dicts or Attributes depending on how the file was made
-            ids = [t.get("POSITION") if isinstance(t, dict) else t.POSITION for t in prim.targets]
-            targets = np.stack([_accessor(g, blob_of, i) if i is not None else np.zeros_like(pos)
-                                for i in ids]).astype(np.float32)
+        pos, tri, uv, colours, targets = _merge(parts)
+        if node_index is not None:
+            pos, targets = _rest_pose(g, blob_of, node_index, mesh.primitives, parts, pos, targets)
         names = list((mesh.extras or {}).get("targetNames", [])) or [f"target{k}" for k in range(len(targets or []))]
-        weights = np.asarray(mesh.weights or np.zeros(len(prim.targets or [])), np.float32)
+        weights = np.asarray(mesh.weights or np.zeros(0 if targets is None else len(targets)), np.float32)
         times = frames = None
         for anim in g.animations or []:
             for ch in anim.channels:
@@ -250,7 +243,7 @@ def _read_gltf(path: Path) -> Scene:
                     break
             if times is not None:
                 break
-        texture = _gltf_texture(g, blob_of, prim, path)
+        texture = _gltf_texture(g, blob_of, mesh.primitives[0], path)
     except BadInput:
         raise
     except (IndexError, ValueError, TypeError, AttributeError, KeyError, OSError) as e:
@@ -268,6 +261,109 @@ def _read_gltf(path: Path) -> Scene:
     return Scene(pos * scale, tri, path, uv=uv, colours=colours,
                  targets=None if targets is None else targets * scale, target_names=names[:len(weights)],
                  weights=weights if targets is not None else None, times=times, frames=frames, texture=texture)
+
+
+def _read_primitive(g, blob_of, prim, path: Path):
+    """One primitive's arrays (positions, triangles, uv, colours, targets, joints, weights), or None."""
+    a = prim.attributes
+    if a.POSITION is None:
+        return None
+    pos = _accessor(g, blob_of, a.POSITION).astype(np.float32)
+    if prim.indices is not None:
+        tri = _accessor(g, blob_of, prim.indices).reshape(-1, 3).astype(np.uint32)
+    else:
+        tri = np.arange(len(pos) - len(pos) % 3, dtype=np.uint32).reshape(-1, 3)
+    uv = _accessor(g, blob_of, a.TEXCOORD_0).astype(np.float32) if a.TEXCOORD_0 is not None else None
+    colours = None
+    if a.COLOR_0 is not None:
+        colours = _accessor(g, blob_of, a.COLOR_0).astype(np.float32)
+        if colours.shape[1] == 3:
+            colours = np.concatenate([colours, np.ones((len(colours), 1), np.float32)], 1)
+    targets = None
+    if prim.targets:
+        # pygltflib gives morph targets as dicts or Attributes depending on how the file was made
+        ids = [t.get("POSITION") if isinstance(t, dict) else t.POSITION for t in prim.targets]
+        targets = np.stack([_accessor(g, blob_of, i).astype(np.float32) if i is not None else np.zeros_like(pos)
+                            for i in ids]).astype(np.float32)
+    joints = _accessor(g, blob_of, a.JOINTS_0).astype(np.int64) if a.JOINTS_0 is not None else None
+    skin_w = _accessor(g, blob_of, a.WEIGHTS_0).astype(np.float32) if a.WEIGHTS_0 is not None else None
+    return dict(pos=pos, tri=tri, uv=uv, colours=colours, targets=targets, joints=joints, skin_weights=skin_w)
+
+
+def _merge(parts: list[dict]):
+    """The primitives of one mesh as one vertex list (positions [N,3], triangles, uv, colours, targets)."""
+    offsets = np.cumsum([0] + [len(p["pos"]) for p in parts])
+    pos = np.concatenate([p["pos"] for p in parts])
+    tri = np.concatenate([p["tri"] + np.uint32(o) for p, o in zip(parts, offsets)])
+    uv = None if any(p["uv"] is None for p in parts) else np.concatenate([p["uv"] for p in parts])
+    colours = None
+    if any(p["colours"] is not None for p in parts):
+        colours = np.concatenate([p["colours"] if p["colours"] is not None else np.ones((len(p["pos"]), 4), np.float32)
+                                  for p in parts])
+    targets = None
+    if any(p["targets"] is not None for p in parts):
+        k = max(len(p["targets"]) for p in parts if p["targets"] is not None)
+        targets = np.concatenate([p["targets"][:k] if p["targets"] is not None and len(p["targets"]) >= k
+                                  else np.zeros((k, len(p["pos"]), 3), np.float32) for p in parts], 1)
+    return pos, tri, uv, colours, targets
+
+
+def _node_matrix(node) -> np.ndarray:
+    if node.matrix:
+        return np.asarray(node.matrix, np.float64).reshape(4, 4).T  # glTF matrices are column-major
+    from scipy.spatial.transform import Rotation
+    m = np.eye(4)
+    if node.scale:
+        m = np.diag([*node.scale, 1.0]) @ m
+    if node.rotation:
+        r = np.eye(4)
+        r[:3, :3] = Rotation.from_quat(node.rotation).as_matrix()  # glTF quaternions are x, y, z, w
+        m = r @ m
+    if node.translation:
+        t = np.eye(4)
+        t[:3, 3] = node.translation
+        m = t @ m
+    return m
+
+
+def _world_matrices(g) -> dict[int, np.ndarray]:
+    parent = {c: i for i, n in enumerate(g.nodes) for c in (n.children or [])}
+    out: dict[int, np.ndarray] = {}
+
+    def world(i: int) -> np.ndarray:
+        if i not in out:
+            local = _node_matrix(g.nodes[i])
+            out[i] = world(parent[i]) @ local if i in parent else local
+        return out[i]
+
+    for i in range(len(g.nodes)):
+        world(i)
+    return out
+
+
+def _rest_pose(g, blob_of, node_index: int, prims, parts, pos, targets):
+    """Positions and morph deltas in the scene's space at rest: the node's transform, or for a skinned mesh
+    the skin's joint matrices (world x inverse bind) blended per vertex."""
+    worlds = _world_matrices(g)
+    node = g.nodes[node_index]
+    if node.skin is None or any(p["joints"] is None for p in parts):
+        m = worlds[node_index]
+        lin = m[:3, :3].astype(np.float32)
+        pos = pos @ lin.T + m[:3, 3].astype(np.float32)
+        return pos, None if targets is None else targets @ lin.T
+    skin = g.skins[node.skin]
+    ibm = _accessor(g, blob_of, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1) \
+        if skin.inverseBindMatrices is not None else np.tile(np.eye(4), (len(skin.joints), 1, 1))
+    joint_m = np.stack([worlds[j] @ ibm[k] for k, j in enumerate(skin.joints)])  # [J,4,4]
+    joints = np.concatenate([p["joints"] for p in parts])
+    w = np.concatenate([p["skin_weights"] for p in parts]).astype(np.float64)
+    w = w / np.maximum(w.sum(1, keepdims=True), 1e-12)
+    per_vertex = np.einsum("nk,nkij->nij", w, joint_m[joints])  # [N,4,4]
+    lin = per_vertex[:, :3, :3]
+    pos = (np.einsum("nij,nj->ni", lin, pos) + per_vertex[:, :3, 3]).astype(np.float32)
+    if targets is not None:
+        targets = np.einsum("nij,knj->kni", lin, targets).astype(np.float32)
+    return pos, targets
 
 
 def _gltf_texture(g, blob_of, prim, path: Path) -> np.ndarray | None:
@@ -320,7 +416,7 @@ def _read_obj(path: Path) -> Scene | None:
             if line.strip().startswith("map_Kd") and (path.parent / line.split()[-1]).is_file():
                 texture = read_image(path.parent / line.split()[-1], "texture")
                 break
-    return Scene(pos[pairs[:, 0]], inverse.reshape(-1, 3).astype(np.uint32), path, uv=uv, texture=texture)
+    return Scene(_to_cm(pos[pairs[:, 0]]), inverse.reshape(-1, 3).astype(np.uint32), path, uv=uv, texture=texture)
 
 
 def _read_trimesh(path: Path) -> Scene:
@@ -348,7 +444,7 @@ def _read_trimesh(path: Path) -> Scene:
         image = getattr(getattr(visual, "material", None), "image", None)
         if image is not None:
             texture = np.asarray(image.convert("RGB"))
-    return Scene(pos, np.asarray(mesh.faces, np.uint32), path, uv=uv, texture=texture)
+    return Scene(_to_cm(pos), np.asarray(mesh.faces, np.uint32), path, uv=uv, texture=texture)
 
 
 # ---------------------------------------------------------------------------------------------- fit folder

@@ -265,7 +265,7 @@ class SceneRenderer:
         key = (width, height, samples)
         if key not in self._fbos:
             gl = self.gl
-            samples = min(samples, gl.max_samples)
+            samples = min(samples, gl.max_samples) if samples > 1 else 0
             ms = gl.framebuffer([gl.renderbuffer((width, height), 4, samples=samples)],
                                 gl.depth_renderbuffer((width, height), samples=samples))
             res = gl.framebuffer([gl.renderbuffer((width, height), 4)])

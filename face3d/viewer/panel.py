@@ -30,7 +30,7 @@ def panel_image(scene, clock, t: float, fps: float, weights, state, help_text: s
                                      ("landmarks", state.landmarks), ("photo", state.photo)) if on]
     lines.append("on: " + (", ".join(toggles) or "-") + "    H: keys")
     top = scene.strongest(weights, 5)
-    helps = help_text.splitlines() if help_text else []
+    helps = list(help_text or [])
     width = 250 if not helps else 430
     height = 8 + 16 * len(lines) + 15 * len(top) + (16 * len(helps) + 6 if helps else 0) + 6
     img = Image.new("RGBA", (width, height), (12, 14, 18, 190))
@@ -47,8 +47,9 @@ def panel_image(scene, clock, t: float, fps: float, weights, state, help_text: s
         y += 15
     if helps:
         y += 6
-        for line in helps:
-            d.text((8, y), line.strip() if len(line) < 4 else line[2:], font=font, fill=(220, 220, 170, 255))
+        for key, what in help_text:
+            d.text((8, y), key, font=font, fill=(220, 220, 170, 255))
+            d.text((200, y), what, font=font, fill=(220, 220, 220, 255))
             y += 16
     return np.asarray(img)
 

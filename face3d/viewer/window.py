@@ -19,16 +19,7 @@ from ..formats.scene import Scene
 from .clock import AudioOutput, PlaybackClock
 from .draw import VIEWS, SceneRenderer, ViewState, home_view
 
-KEYS = [
-    ("mouse left drag", "orbit"), ("mouse right / shift+left drag", "pan"), ("scroll", "zoom"),
-    ("R", "reset view"), ("1 / 2 / 3", "front / three-quarter / side"),
-    ("space", "play / pause"), ("left / right", "step a frame (shift: 1 s)"), ("home", "to the start"),
-    ("click the time bar", "scrub"), ("O", "loop on / off"), ("[ / ]", "slower / faster"),
-    ("T", "texture"), ("W", "wireframe"), ("N", "normals"), ("L", "landmarks"),
-    ("P", "photo behind the face (fitted camera)"), ("S", "screenshot (PNG in the current folder)"),
-    ("H", "this key list"), ("Q / esc", "quit"),
-]
-HELP = "\n".join(f"  {k:32s} {v}" for k, v in KEYS)
+from .keys import HELP, KEYS  # noqa: E402,F401  (also read by `face3d view --help`, which must stay light)
 
 
 class NoDisplay(Face3DError):
@@ -37,8 +28,7 @@ class NoDisplay(Face3DError):
     exit_code = 2
 
 
-NO_DISPLAY_HINT = ("use `face3d render PATH -o OUT.png|OUT.mp4` (offscreen) or `face3d view PATH --html OUT.html` "
-                   "(a web page) instead")
+NO_DISPLAY_HINT = "use `face3d render PATH -o OUT.png|OUT.mp4` (offscreen) instead"
 
 
 def _glfw():
@@ -120,7 +110,11 @@ class Viewer:
             c.toggle()
         elif key in ("left", "right"):
             c.pause()
-            c.step((1.0 if shift else frame) * (1 if key == "right" else -1))
+            sign = 1 if key == "right" else -1
+            if shift:
+                c.step(sign * 1.0)
+            else:  # onto the next keyframe, not a frame's length past wherever the clock stopped
+                c.seek((round(c.time / frame) + sign) * frame)
         elif key == "home":
             c.seek(0.0)
         elif key == "o":
@@ -227,7 +221,7 @@ class Viewer:
                tuple(vars(self.state).get(k) for k in ("textured", "wireframe", "normals", "landmarks", "photo")))
         if key != self._panel_key:
             img = panel_image(self.scene, self.clock, t, self.fps, self.weights, self.state,
-                              HELP if self.show_help else None)
+                              KEYS if self.show_help else None)
             if self._panel_tex is not None:
                 self._panel_tex.release()
             self._panel_tex = self.renderer._texture(img)
