@@ -1,0 +1,75 @@
+"""The refine stage: atlas layout, albedo/lighting on a real photo, outputs of `face3d fit`, --no-refine."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pygltflib
+import pytest
+
+from face3d import texture as tx
+
+from conftest import run_cli
+
+
+def test_atlas_uvs_inside_their_cells(model):
+    uv = tx.atlas_uvs(model)
+    assert uv.shape == (len(model.uvs), 2)
+    assert (uv >= 0).all() and (uv <= 1).all()
+    # The face keeps ICT's tile 0 in the left half; nothing else lands there.
+    regions = tx.triangle_regions(model)
+    face = regions == tx.REGION_NAMES.index("face")
+    u = uv[model.uv_faces][..., 0]
+    assert (u[face] <= 0.5 + 1e-6).all() and (u[~face & ~tx.region_mask(model, tx.HIDDEN)] >= 0.5 - 1e-6).all()
+
+
+def test_no_uv_index_shared_between_regions(model):
+    regions = tx.triangle_regions(model)
+    owner = np.full(len(model.uvs), -1)
+    for t, r in zip(model.uv_faces, regions):
+        assert ((owner[t] < 0) | (owner[t] == r)).all()
+        owner[t] = r
+
+
+@pytest.fixture(scope="module")
+def astronaut_fit(shared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fit") / "a"
+    r = run_cli("fit", shared / "faces" / "astronaut.png", "-o", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_fit_writes_refined_outputs(astronaut_fit):
+    for name in ("albedo.png", "lighting.json", "mesh.glb", "mesh.obj", "mesh.mtl", "views.png", "overlay.png"):
+        assert (astronaut_fit / name).is_file(), name
+    sh = np.array(json.loads((astronaut_fit / "lighting.json").read_text())["sh"])
+    assert sh.shape == (9, 3) and np.isfinite(sh).all() and (sh[0] > 0).all()
+    assert "map_Kd" in (astronaut_fit / "mesh.mtl").read_text()
+    g = pygltflib.GLTF2.load(str(astronaut_fit / "mesh.glb"))
+    assert g.images and g.materials[0].pbrMetallicRoughness.baseColorTexture is not None
+
+
+def test_albedo_skin_has_no_black_or_background(astronaut_fit, model):
+    from PIL import Image
+
+    albedo = np.asarray(Image.open(astronaut_fit / "albedo.png").convert("RGB")).astype(np.float32)
+    assert albedo.shape == (tx.ATLAS_H, tx.ATLAS_W, 3)
+    texels = tx.atlas_texels(model)
+    skin = np.isin(texels.region, [tx.REGION_NAMES.index(n) for n in tx.SKIN])
+    px = albedo.reshape(-1, 3)[texels.index[skin]]
+    assert px.mean(1).min() > 10 and np.percentile(px.mean(1), 1) > 60  # never black (nostrils may be dark)
+    # Skin is reddish: red above blue nearly everywhere (the astronaut's background is a grey-lilac).
+    assert np.mean(px[:, 0] > px[:, 2]) > 0.97
+
+
+def test_read_fit_round_trips_lighting(astronaut_fit):
+    from face3d.formats.fitdir import read_fit
+
+    r = read_fit(astronaut_fit)
+    assert r.lighting.shape == (9, 3) and r.albedo.shape == (tx.ATLAS_H, tx.ATLAS_W, 3)
+
+
+def test_no_refine_keeps_landmark_outputs(shared, tmp_path):
+    r = run_cli("fit", shared / "faces" / "takeo.png", "-o", tmp_path / "t", "--no-refine")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "t" / "mesh.glb").is_file() and not (tmp_path / "t" / "albedo.png").exists()
