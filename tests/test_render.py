@@ -11,8 +11,8 @@ import torch
 from face3d.camera import Camera, project
 from face3d.geometry import rigid_transform
 from face3d.render import (RenderContext, RenderUnavailable, antialias, edge_topology, interpolate, lambert,
-                           pixel_normals, rasterize, sh_directional, sh_irradiance, texture, to_clip,
-                           vertex_normals)
+                           pixel_normals, rasterize, sh_basis, sh_directional, sh_irradiance, specular,
+                           texture, to_clip, vertex_normals)
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +110,28 @@ def test_antialias_gradient_moves_the_silhouette(ctx):
         rast = rasterize(ctx, plus, tri, (40, 40))
         rast0 = rasterize(ctx, minus, tri, (40, 40))
     assert torch.equal(rast[..., 3], rast0[..., 3])
+
+
+def test_shading_functions(model):
+    n = torch.nn.functional.normalize(torch.randn(2, 5, 6, 3, dtype=torch.float64), dim=-1)
+    sh = torch.randn(2, 9, 3, dtype=torch.float64)
+    # The quadratic form in sh_irradiance is the SH expansion itself.
+    assert torch.allclose(sh_irradiance(n, sh), torch.einsum("bhwk,bkc->bhwc", sh_basis(n), sh))
+    # A directional light: ambient + diffuse * max(n.l, 0), to order-2 SH accuracy (< 0.1 here).
+    light = torch.tensor([0.0, 0.6, 0.8], dtype=torch.float64)
+    e = sh_irradiance(n, sh_directional(light, 0.3, 0.7, 1, torch.float64))[..., 0]
+    exact = 0.3 + 0.7 * (n @ light).clamp_min(0)
+    assert (e - exact).abs().max() < 0.1 and e[(n @ light) > 0.9].min() > 0.9
+    # Unit view-facing highlight peaks where the normal bisects view and light.
+    view = torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64).expand(1, 1, 1, 3)
+    half = torch.nn.functional.normalize(view + light, dim=-1)
+    assert torch.allclose(specular(half, view, light), torch.ones(1, 1, 1, 1, dtype=torch.float64))
+    # Vertex normals agree with the numpy ones in face3d.geometry.
+    from face3d.geometry import vertex_normals as np_normals
+    with torch.no_grad():
+        v = model().vertices
+    want = np_normals(v[0].numpy().astype(np.float64), model.faces.numpy())
+    assert np.abs(vertex_normals(v.double(), model.faces)[0].numpy() - want).max() < 1e-6
 
 
 def _brute_force_ids(pos: np.ndarray, tri: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -228,12 +250,12 @@ def test_inverse_rendering_recovers_the_pose(ctx, model, silhouette):
     t = (true_t + torch.tensor([[0.6, 0.48, -0.64]])).requires_grad_()  # 1 cm
     opt = torch.optim.Adam([{"params": [r], "lr": 0.01}, {"params": [t], "lr": 0.1}])
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.97)
-    for _ in range(150):
+    for _ in range(110 if silhouette else 60):  # an outline alone pins the pose more slowly
         opt.zero_grad()
         loss = ((_render(ctx, s, r, t, silhouette) - target) ** 2).mean()
         loss.backward()
         opt.step()
         sched.step()
-    angle = math.degrees(float((r - true_r).norm()))  # small angles: axis-angle difference ~ rotation
-    dist_mm = 10 * float((t - true_t).norm())
+    angle = math.degrees(float((r - true_r).detach().norm()))  # small angles: axis-angle difference
+    dist_mm = 10 * float((t - true_t).detach().norm())
     assert angle < 0.5 and dist_mm < 1.0, f"left {angle:.2f} deg, {dist_mm:.2f} mm"
