@@ -52,6 +52,9 @@ class Correspondence:
         neutral normals.
     ibug68: SubModel of the 68 iBUG points on the ICT surface; ``ibug68_normals [68, 3]`` the neutral normals
         at ICT's Multi-PIE landmark vertices (the fit moves jaw points that turn away onto the silhouette).
+    eyes: SubModel of 4 points: (left eyeball centre, left iris centre, right eyeball centre, right iris
+        centre), left = the subject's left (+x). ICT's eyeLook shapes move only the lids; the eyeballs are
+        rotated about these centres by the gaze.
     """
 
     landmarks: SubModel
@@ -63,6 +66,7 @@ class Correspondence:
     jaw_normals: torch.Tensor
     ibug68: SubModel
     ibug68_normals: torch.Tensor
+    eyes: SubModel | None = None
 
 
 def _gather(model, triangles: np.ndarray, bary: np.ndarray) -> SubModel:
@@ -81,6 +85,34 @@ def _vertices(model, ids: np.ndarray) -> SubModel:
     """SubModel of plain vertices ``ids [P]``."""
     tri = np.stack([ids, ids, ids], 1)
     return _gather(model, tri, np.tile([1.0, 0.0, 0.0], (len(ids), 1)))
+
+
+IRIS_FRONT = 0.9  # cm along the eye's axis from its centre: ICT's iris disk lies beyond (the pupil at ~1.05)
+SCLERA_VERTICES = 770  # the first 770 vertices of each ICT eyeball are the sclera, the rest the iris (ICT README)
+
+
+def _means(model, groups: list[np.ndarray]) -> SubModel:
+    """SubModel of the mean points of vertex groups (each an int array of ICT vertex ids)."""
+    def pick(v: torch.Tensor) -> torch.Tensor:  # [..., V, 3] -> [..., G, 3]
+        return torch.stack([v[..., torch.from_numpy(g), :].double().mean(-2) for g in groups], -2)
+
+    basis = torch.cat([pick(model.identity_basis), pick(model.expression_basis)]).permute(1, 2, 0)
+    return SubModel(pick(model.neutral).float(), basis.float().contiguous())
+
+
+def eye_points(model) -> SubModel:
+    """The eyeball centres (mean of the sclera, a sphere) and iris centres (mean of the iris disk: iris
+    vertices more than IRIS_FRONT in front of the centre along the axis through the cornea apex)."""
+    v = model.neutral.cpu().numpy().astype(np.float64)
+    groups = []
+    for side in ("left", "right"):
+        e0, e1 = model.regions[f"eyeball_{side}"][:2]
+        sclera, iris = np.arange(e0, e0 + SCLERA_VERTICES), np.arange(e0 + SCLERA_VERTICES, e1)
+        centre = v[sclera].mean(0)
+        apex = v[sclera[np.argmax(v[sclera, 2])]]
+        axis = (apex - centre) / np.linalg.norm(apex - centre)
+        groups += [sclera, iris[(v[iris] - centre) @ axis > IRIS_FRONT]]
+    return _means(model, groups)
 
 
 def read_correspondence(path: Path | None = None) -> dict[str, np.ndarray]:
@@ -104,6 +136,7 @@ def make_correspondence(model, c: dict[str, np.ndarray]) -> Correspondence:
         jaw_normals=normals[jaw_ids],
         ibug68=_gather(model, c["ibug68_triangles"], c["ibug68_barycentric"]),
         ibug68_normals=normals[model.landmarks68.astype(np.int64)],
+        eyes=eye_points(model),
     )
 
 

@@ -5,8 +5,13 @@ All on the ~500 correspondence points only (``face3d.correspondence``):
    spread, refined by Gauss-Newton on the mean face;
 2. a few rounds of: match the lower face outline to the model's silhouette (eos's contour correspondence),
    one Gauss-Newton step on pose + identity (N(0,1) prior) + expression (bounded to [0, 1], prior towards
-   MediaPipe's blendshape scores) solved as a bounded linear least-squares problem, and Huber re-weighting.
-The iBUG-68 output projects the model's landmarks; the jaw follows the silhouette under the fitted pose.
+   MediaPipe's blendshape scores, and an L1 sparsity term that is strong on the channels MediaPipe scores
+   near 0) solved as a bounded linear least-squares problem, Huber re-weighting, and the gaze;
+3. gaze: each eyeball is turned about its centre so that the model's iris centre projects onto MediaPipe's
+   iris centre (468 / 473), measured relative to the eye's contour so that a small misfit of the lids does
+   not read as a gaze; the eyeLook* lid shapes are set from the gaze and held in the solve.
+The iBUG-68 outputs project the model's landmarks: ``ibug68`` with the jaw on the silhouette under the
+fitted pose (2D, 300-W convention), ``ibug68_3d`` the fixed 68 model points (3D, AFLW2000-3D convention).
 Deterministic: no random initialisation, no learning rate.
 """
 from __future__ import annotations
@@ -29,6 +34,16 @@ ROUNDS = 3  # outer rounds (contour matching, shape, pose)
 SIGMA = 0.02  # landmark noise, in units of the face size (sqrt of the landmark box area)
 HUBER = 2.0  # residuals beyond HUBER * SIGMA are down-weighted
 EXPRESSION_PRIOR = 5.0  # pull of the expression towards MediaPipe's blendshape scores
+# Sparsity: an L1 term on each expression weight (they are >= 0, so it is linear), a soft threshold of
+# SPARSITY standard errors of that weight (from the curvature the landmarks give it at noise SIGMA): a
+# channel MediaPipe scores 0 moves off 0 only when the landmarks want it with that significance, so the
+# small-effect channels that soak up model error (cheekPuff, jawForward, dimples) stay at 0 and the
+# large-effect ones that a photo does show (jawOpen, smile) lose little. The term fades out as MediaPipe's
+# score rises to SCORE_ON (MediaPipe sees the pixels; where it sees the expression the landmarks decide).
+SPARSITY = 3.0
+SCORE_ON = 0.1
+EYE_LOOK_RAD = float(np.radians(30.0))  # eyeLook* = 1 turns the eyeball this far (ARKit-style convention)
+BLINK_NO_GAZE = 0.5  # MediaPipe blink score above which the iris is not trusted (gaze held at 0)
 IDENTITY_PRIOR = 1.0  # N(0, 1) identity prior
 JAW_FACING_COS = 0.3  # a jaw landmark whose normal faces the camera more than this stays on the surface
 SILHOUETTE_COS = 0.3  # |cos| between normal and view ray below which a vertex can lie on the silhouette
@@ -53,8 +68,13 @@ class FitResult:
     identity: float32 [100] N(0,1) coefficients; expression: float32 [53] weights in [0, 1] (ICT order);
     rotation: float32 [3] axis-angle (rad) and translation: float32 [3] (cm) of the head in camera space;
     camera: the pinhole camera of the photo; ibug68: float32 [68, 2] the model's iBUG-68 points projected
-    into the photo (jaw = silhouette under the fitted pose), pixels; mediapipe478: float32 [478, 3] the
-    detected landmarks (pixels x, y; MediaPipe's relative depth z).
+    into the photo (jaw = silhouette under the fitted pose: the 2D / 300-W convention), pixels;
+    mediapipe478: float32 [478, 3] the detected landmarks (pixels x, y; MediaPipe's relative depth z);
+    ibug68_3d: float32 [68, 2] the model's 68 fixed landmark points projected (jaw points stay on the
+    face even when the cheek hides them: the 3D / AFLW2000-3D convention), pixels; ibug68_3d_cm: float32
+    [68, 3] the same points in camera space (cm); gaze: float32 [2, 2] (left, right eye: the subject's) x
+    (pitch, yaw) of each eyeball relative to the head, radians, pitch > 0 up, yaw > 0 towards the subject's
+    left (+x). The last three are None in fits saved before they existed.
     Filled by ``face3d.refine`` (None after a landmark-only fit): albedo: uint8 [H, W, 3] sRGB albedo atlas
     (``face3d.texture``); lighting: float32 [9, 3] SH irradiance coefficients (``face3d.refine``'s
     convention); skin: uint8 [image H, image W] the skin mask the refinement used (0 = left out).
@@ -67,6 +87,9 @@ class FitResult:
     camera: Camera
     ibug68: np.ndarray
     mediapipe478: np.ndarray
+    ibug68_3d: np.ndarray | None = None
+    ibug68_3d_cm: np.ndarray | None = None
+    gaze: np.ndarray | None = None
     albedo: np.ndarray | None = None
     lighting: np.ndarray | None = None
     skin: np.ndarray | None = None
@@ -74,12 +97,47 @@ class FitResult:
 
 def mesh_vertices(model, result: FitResult, posed: bool = False, expression: bool = True) -> np.ndarray:
     """float32 [V, 3] mesh of ``result`` evaluated with ``model`` (cm): identity and (``expression``) the
-    fitted expression; ``posed``: moved into camera space by the fitted head pose."""
+    fitted expression, the eyeballs turned by the fitted gaze; ``posed``: moved into camera space by the
+    fitted head pose."""
     t = lambda a: torch.from_numpy(np.asarray(a, np.float32))[None].to(model.neutral.dtype)  # noqa: E731
     with torch.no_grad():
-        out = model(t(result.identity), t(result.expression) if expression else None,
-                    t(result.rotation) if posed else None, t(result.translation) if posed else None)
-    return out.vertices[0].float().numpy()
+        v = model(t(result.identity), t(result.expression) if expression else None).vertices[0]
+        if result.gaze is not None:
+            v = turn_eyeballs(model, v, torch.from_numpy(np.asarray(result.gaze, np.float32)).to(v.dtype))
+        if posed:
+            rot = geometry.axis_angle_to_matrix(t(result.rotation))[0]
+            v = v @ rot.T + t(result.translation)[0]
+    return v.float().numpy()
+
+
+def eye_rotation(pitch: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
+    """[3, 3] eyeball rotation in head space for a gaze of ``pitch`` (up) and ``yaw`` (towards +x), rad:
+    Ry(yaw) @ Rx(-pitch), so that the forward axis +z turns to (sin yaw cos pitch, sin pitch, ...)."""
+    cp, sp, cy, sy = torch.cos(pitch), torch.sin(pitch), torch.cos(yaw), torch.sin(yaw)
+    one, zero = torch.ones_like(cp), torch.zeros_like(cp)
+    rx = torch.stack([one, zero, zero, zero, cp, sp, zero, -sp, cp]).view(3, 3)
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy]).view(3, 3)
+    return ry @ rx
+
+
+def turn_eyeballs(model, vertices: torch.Tensor, gaze: torch.Tensor) -> torch.Tensor:
+    """``vertices [V, 3]`` (head space) with each eyeball rotated about its centre (the sclera's mean) by
+    ``gaze [2, 2]`` (left, right) x (pitch, yaw) rad. Returns a new tensor."""
+    from .correspondence import SCLERA_VERTICES
+
+    out = vertices.clone()
+    for k, side in enumerate(("left", "right")):
+        e0, e1 = model.regions[f"eyeball_{side}"][:2]
+        centre = vertices[e0:e0 + SCLERA_VERTICES].mean(0)
+        rot = eye_rotation(gaze[k, 0], gaze[k, 1])
+        out[e0:e1] = (vertices[e0:e1] - centre) @ rot.T + centre
+    return out
+
+
+# MediaPipe eye contours (16 points each) and irises (centre first, then 4 on the rim).
+EYE_CONTOUR = {"left": [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466],
+               "right": [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]}
+IRISES = ([468, 469, 470, 471, 472], [473, 474, 475, 476, 477])
 
 
 # ---------------------------------------------------------------------------------------------- steps
@@ -156,21 +214,36 @@ def solve_bounded(h: torch.Tensor, b: torch.Tensor, lower: torch.Tensor, upper: 
 
 
 def objective(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
-              theta: torch.Tensor, expression_prior: torch.Tensor, scale: float) -> float:
-    """The fitting energy: weighted squared landmark residuals (units of SIGMA * scale) plus the priors."""
+              theta: torch.Tensor, expression_prior: torch.Tensor, scale: float,
+              l1: torch.Tensor | None = None) -> float:
+    """The fitting energy: weighted squared landmark residuals (units of SIGMA * scale) plus the priors
+    (``l1 [53]``: the linear sparsity cost per unit expression weight, or None)."""
     r = (project(pose.apply(sub.points(theta)), camera) - target).square().sum(1)
     data = (weights * r).sum() / (SIGMA * scale) ** 2
-    prior = IDENTITY_PRIOR * theta[:N_ID].square().sum() + EXPRESSION_PRIOR * (theta[N_ID:] - expression_prior).square().sum()
+    e = theta[N_ID:]
+    prior = IDENTITY_PRIOR * theta[:N_ID].square().sum() + EXPRESSION_PRIOR * (e - expression_prior).square().sum()
+    if l1 is not None:
+        prior = prior + (l1 * e).sum()
     return float(data + prior)
 
 
+def sparsity(scores: torch.Tensor) -> torch.Tensor:
+    """Per-channel sparsity threshold [53] in standard errors from MediaPipe's scores ``[53]`` (ICT order):
+    SPARSITY where MediaPipe scores 0, fading linearly to 0 at SCORE_ON."""
+    return SPARSITY * (1 - scores / SCORE_ON).clamp(0, 1)
+
+
 def solve_joint(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
-                theta: torch.Tensor, expression_prior: torch.Tensor, scale: float) -> tuple[Pose, torch.Tensor]:
+                theta: torch.Tensor, expression_prior: torch.Tensor, scale: float,
+                threshold: torch.Tensor | None = None, lower: torch.Tensor | None = None,
+                upper: torch.Tensor | None = None) -> tuple[Pose, torch.Tensor]:
     """One Gauss-Newton step on pose, identity and expression together, as a bounded linear least-squares
-    problem: identity has a N(0,1) prior, the expression lies in [0, 1] and is pulled towards
-    ``expression_prior [53]``. ``sub`` P points, ``target [P, 2]`` pixels, ``weights [P]``, ``scale`` the face
-    size in pixels (residuals count in units of SIGMA * scale). The step is halved until the energy drops.
-    Returns the new pose and theta [153]."""
+    problem: identity has a N(0,1) prior, the expression lies in [``lower``, ``upper``] ([53], default
+    [0, 1]; equal bounds hold a channel) and is pulled towards ``expression_prior [53]``, with an L1 term
+    that soft-thresholds each channel by ``threshold [53]`` standard errors (see ``sparsity``). ``sub`` P
+    points, ``target [P, 2]`` pixels, ``weights [P]``, ``scale`` the face size in pixels (residuals count
+    in units of SIGMA * scale). The step is halved until the energy drops. Returns the new pose and
+    theta [153]."""
     rp = sub.points(theta) @ pose.rotation.T
     y = rp + pose.translation
     jp = project_jacobian(y, camera)  # [P, 2, 3]
@@ -182,22 +255,33 @@ def solve_joint(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, came
     prior = torch.cat([torch.full((6,), 1e-6), torch.full((N_ID,), IDENTITY_PRIOR),
                        torch.full((N_EXP,), EXPRESSION_PRIOR)])
     mean = torch.cat([torch.zeros(6 + N_ID), expression_prior])
-    h = (a.T @ (w[:, None] * a) + torch.diag(prior)).double()
+    data_h = (a.T @ (w[:, None] * a)).double()
+    h = data_h + torch.diag(prior).double()
     b = (prior * mean - a.T @ (w * c)).double()
     # Pose and identity are unbounded: eliminate them (Schur complement), solve the bounded expression.
     n = 6 + N_ID
     huu, hue, hee = h[:n, :n], h[:n, n:], h[n:, n:]
-    k = torch.cholesky_solve(torch.cat([hue, b[:n, None]], 1), torch.linalg.cholesky(huu))
-    expression = solve_bounded(hee - hue.T @ k[:, :-1], b[n:] - hue.T @ k[:, -1],
-                               torch.zeros(N_EXP, dtype=h.dtype), torch.ones(N_EXP, dtype=h.dtype),
-                               theta[N_ID:].double())
+    chol = torch.linalg.cholesky(huu)
+    k = torch.cholesky_solve(torch.cat([hue, b[:n, None]], 1), chol)
+    reduced = hee - hue.T @ k[:, :-1]
+    l1 = None
+    if threshold is not None:
+        # The curvature c the landmarks give each channel once pose and identity have had their say; its
+        # weight's standard error is 1 / sqrt(c), so a linear cost of z * sqrt(c) thresholds at z of them.
+        curvature = (reduced.diagonal() - EXPRESSION_PRIOR).clamp_min(0)
+        l1 = threshold.double() * curvature.sqrt()
+    lo = torch.zeros(N_EXP, dtype=h.dtype) if lower is None else lower.double()
+    hi = torch.ones(N_EXP, dtype=h.dtype) if upper is None else upper.double()
+    rhs = b[n:] - hue.T @ k[:, -1] - (0 if l1 is None else l1)
+    expression = solve_bounded(reduced, rhs, lo, hi, theta[N_ID:].double())
     unbounded = (k[:, -1] - k[:, :-1] @ expression).float()
     step, new_theta = unbounded[:6], torch.cat([unbounded[6:], expression.float()])
 
-    before = objective(sub, target, weights, camera, pose, theta, expression_prior, scale)
+    l1f = None if l1 is None else l1.float()
+    before = objective(sub, target, weights, camera, pose, theta, expression_prior, scale, l1f)
     for _ in range(4):
         new_pose = Pose(geometry.axis_angle_to_matrix(step[None, :3])[0] @ pose.rotation, pose.translation + step[3:])
-        if objective(sub, target, weights, camera, new_pose, new_theta, expression_prior, scale) <= before:
+        if objective(sub, target, weights, camera, new_pose, new_theta, expression_prior, scale, l1f) <= before:
             return new_pose, new_theta
         step, new_theta = step / 2, (theta + new_theta) / 2
     return pose, theta
@@ -263,19 +347,92 @@ def resample(polyline: torch.Tensor, n: int) -> torch.Tensor:
     return polyline[i] * (1 - f) + polyline[i + 1] * f
 
 
+def solve_gaze(corr: Correspondence, landmarks: torch.Tensor, theta: torch.Tensor, pose: Pose, camera: Camera,
+               blink: tuple[float, float] = (0.0, 0.0), iterations: int = 4) -> torch.Tensor:
+    """Gaze [2, 2] (left, right) x (pitch, yaw) rad of the eyes in ``landmarks [478, 2|3]`` (MediaPipe, with
+    irises), for the fitted ``theta`` and ``pose``: each eyeball is turned about its centre until the model's
+    iris centre projects onto the detected one (Gauss-Newton on 2 angles per eye). The detected iris is
+    taken relative to its eye (the offset of the fitted eye contour from the detected one is removed:
+    across from all 16 contour points, up and down from the two corners), so that the fit's small
+    misplacement of the eye does not read as a gaze. An eye that MediaPipe scores
+    as closed (``blink`` above BLINK_NO_GAZE; its iris is a guess), or whose iris lies outside it, takes
+    the other eye's gaze, or none; two open eyes share their mean gaze."""
+    eyes = corr.eyes.points(theta).double()
+    rot, t = pose.rotation.double(), pose.translation.double()
+    xy = landmarks[:, :2].double()
+    out = torch.zeros(2, 2, dtype=torch.float64)
+    closed = [b > BLINK_NO_GAZE for b in blink]
+    for k, side in enumerate(("left", "right")):
+        ids = torch.tensor(EYE_CONTOUR[side])
+        contour = corr.landmarks.rows(ids).points(theta).double() @ rot.T + t
+        residual = xy[ids] - project(contour, camera)
+        # Across, the whole contour places the eye; up and down, the corners only: the lids move with
+        # the gaze and MediaPipe's lids follow the iris more than the model's do.
+        shift = torch.stack([residual[:, 0].mean(), residual[[0, 8], 1].mean()])
+        middle = xy[ids].mean(0)
+        iris = min(IRISES, key=lambda i: float((xy[i[0]] - middle).norm()))
+        target = xy[iris].mean(0) - shift
+        if float((xy[iris[0]] - middle).norm()) > 0.5 * float((xy[ids[0]] - xy[ids[8]]).norm()):
+            closed[k] = True  # no iris inside this eye (no iris landmarks, or a wrong one)
+            continue
+        centre, offset = eyes[2 * k], eyes[2 * k + 1] - eyes[2 * k]
+
+        def iris_at(g: torch.Tensor) -> torch.Tensor:
+            return project(((centre + eye_rotation(g[0], g[1]) @ offset) @ rot.T + t)[None], camera)[0]
+
+        g = torch.zeros(2, dtype=torch.float64)
+        for _ in range(iterations):
+            r = iris_at(g) - target
+            jac = torch.stack([(iris_at(g + d) - iris_at(g - d)) / 2e-3 for d in torch.eye(2, dtype=g.dtype) * 1e-3], 1)
+            g = (g - torch.linalg.solve(jac.T @ jac + 1e-9 * torch.eye(2, dtype=g.dtype), jac.T @ r)).clamp(
+                -EYE_LOOK_RAD, EYE_LOOK_RAD)
+        out[k] = g
+    if not any(closed):  # the eyes turn together (a camera is far compared to their distance): averaging
+        out[:] = out.mean(0)  # halves the noise of each eye's iris and contour
+    for k in range(2):
+        if closed[k]:
+            out[k] = 0 if closed[1 - k] else out[1 - k]
+    return out.float()
+
+
+LOOK = {name: ICT_NAMES.index(name) for name in ICT_NAMES if name.startswith("eyeLook")}
+LOOK_CHANNELS = torch.tensor(sorted(LOOK.values()))
+
+
+def gaze_weights(gaze: torch.Tensor) -> torch.Tensor:
+    """ICT expression weights [53] of the eyeLook* lid shapes for ``gaze [2, 2]`` (others 0): 1 is a turn
+    of EYE_LOOK_RAD; the left eye looking towards +x looks out, the right eye in."""
+    w = torch.zeros(N_EXP)
+    for k, s in enumerate(("_L", "_R")):
+        pitch, yaw = (float(v) / EYE_LOOK_RAD for v in gaze[k])
+        out_amount = yaw if s == "_L" else -yaw
+        w[LOOK["eyeLookUp" + s]], w[LOOK["eyeLookDown" + s]] = max(pitch, 0.0), max(-pitch, 0.0)
+        w[LOOK["eyeLookOut" + s]], w[LOOK["eyeLookIn" + s]] = max(out_amount, 0.0), max(-out_amount, 0.0)
+    return w.clamp(0, 1)
+
+
 # ---------------------------------------------------------------------------------------------- driver
 
 def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitResult:
     """Fit the model behind ``corr`` (``correspondence.load_correspondence(model)``) to one detected face
     (see the module docstring for the stages). Raises ``BadFit`` when the result is not a sane face."""
     with one_thread(), torch.no_grad():
-        lm = torch.from_numpy(det.landmarks[:468, :2].astype(np.float32))
+        lm_all = torch.from_numpy(det.landmarks.astype(np.float32))
+        lm = lm_all[:468, :2]
         scale = face_scale(lm)
         contour = corr.contour
         fixed = torch.nonzero(corr.weights > 0).squeeze(1)
         fixed = fixed[~torch.isin(fixed, contour)]
         prior = torch.from_numpy(arkit_to_ict(det.blendshape_vector())).clamp(0, 1)
+        # No scores (a detection from elsewhere): no evidence that a channel is absent, so no sparsity.
+        threshold = sparsity(prior) if det.blendshapes else torch.zeros(N_EXP)
+        threshold[LOOK_CHANNELS] = 0.0  # the gaze, not the landmarks, sets these
+        blink = (det.blendshapes.get("eyeBlinkLeft", 0.0), det.blendshapes.get("eyeBlinkRight", 0.0))
+        has_irises = len(lm_all) >= 478 and corr.eyes is not None
+        gaze = torch.zeros(2, 2)
+        lower, upper = torch.zeros(N_EXP), torch.ones(N_EXP)
         theta = torch.cat([torch.zeros(N_ID), prior])
+        theta[N_ID + LOOK_CHANNELS] = 0.0
         surface = corr.landmarks.rows(fixed)
 
         base_w = corr.weights[fixed]
@@ -284,23 +441,34 @@ def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitRe
         target = torch.cat([lm[fixed], lm[contour]])
         weights = torch.cat([base_w, torch.ones(len(contour))])
         for _ in range(ROUNDS):
+            if has_irises:
+                gaze = solve_gaze(corr, lm_all, theta, pose, camera, blink)
+            look = gaze_weights(gaze)[LOOK_CHANNELS]
+            lower[LOOK_CHANNELS] = upper[LOOK_CHANNELS] = theta[N_ID + LOOK_CHANNELS] = look
             sub = SubModel.cat([surface, corr.jaw.rows(match_contour(corr, lm[contour], theta, pose, camera))])
-            pose, theta = solve_joint(sub, target, weights, camera, pose, theta, prior, scale)
+            pose, theta = solve_joint(sub, target, weights, camera, pose, theta, prior, scale, threshold, lower, upper)
             rw = robust_weights(project(pose.apply(sub.points(theta)), camera) - target, scale)
             weights = torch.cat([base_w, torch.ones(len(contour))]) * rw
+        if has_irises:
+            gaze = solve_gaze(corr, lm_all, theta, pose, camera, blink)
+            theta[N_ID + LOOK_CHANNELS] = gaze_weights(gaze)[LOOK_CHANNELS]
 
-        ibug = project(pose.apply(corr.ibug68.points(theta)), camera)
+        fixed68 = pose.apply(corr.ibug68.points(theta))
+        ibug3d = project(fixed68, camera)
+        ibug = ibug3d.clone()
         ibug[:17] = jaw_landmarks(corr, theta, pose, camera, lm[corr.outline])
         rotvec = geometry.matrix_to_axis_angle(pose.rotation[None].double())[0]
     result = FitResult(theta[:N_ID].numpy(), theta[N_ID:].numpy(), rotvec.float().numpy(),
-                       pose.translation.numpy(), camera, ibug.numpy(), det.landmarks.astype(np.float32))
+                       pose.translation.numpy(), camera, ibug.numpy(), det.landmarks.astype(np.float32),
+                       ibug3d.numpy(), fixed68.numpy(), gaze.numpy())
     check_fit(result)
     return result
 
 
 def check_fit(result: FitResult) -> None:
     """Raise ``BadFit`` unless the fit is finite, in front of the camera and its landmarks on the image."""
-    arrays = (result.identity, result.expression, result.rotation, result.translation, result.ibug68)
+    arrays = (result.identity, result.expression, result.rotation, result.translation, result.ibug68,
+              *(a for a in (result.ibug68_3d, result.ibug68_3d_cm, result.gaze) if a is not None))
     if not all(np.isfinite(a).all() for a in arrays):
         raise BadFit("the fit did not converge (non-finite parameters)")
     cam = result.camera

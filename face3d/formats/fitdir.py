@@ -1,5 +1,6 @@
 """A fit's folder: ``params.json`` (identity, expression by name, pose, camera, image size) and
-``landmarks.json`` (``ibug68`` fitted, ``mediapipe478`` detected) — written by ``face3d fit``, read back by
+``landmarks.json`` (``ibug68`` fitted, 2D convention; ``ibug68_3d`` / ``ibug68_3d_cm`` fitted, 3D convention,
+pixels / camera cm; ``gaze``; ``mediapipe478`` detected) — written by ``face3d fit``, read back by
 ``face3d animate --face`` and the Python API (``read_fit``).
 """
 from __future__ import annotations
@@ -40,7 +41,13 @@ def fit_params(result) -> dict:
 
 def fit_landmarks(result) -> dict:
     """The JSON data of ``landmarks.json``."""
-    return {"ibug68": np.round(result.ibug68, 3).tolist(), "mediapipe478": np.round(result.mediapipe478, 3).tolist()}
+    out = {"ibug68": np.round(result.ibug68, 3).tolist(), "mediapipe478": np.round(result.mediapipe478, 3).tolist()}
+    # 3D-convention points (fixed model points, AFLW2000-3D style): pixels and camera space (cm); the gaze.
+    for key, digits in (("ibug68_3d", 3), ("ibug68_3d_cm", 4), ("gaze", 5)):
+        value = getattr(result, key, None)
+        if value is not None:
+            out[key] = np.round(np.asarray(value, np.float64), digits).tolist()
+    return out
 
 
 def write_fit_files(folder: Path, result) -> None:
@@ -134,6 +141,8 @@ def read_fit(folder: str | Path):
         translation = np.asarray(pose["translation_cm"], np.float32).reshape(3)
         ibug68 = np.asarray(lms["ibug68"], np.float32).reshape(68, 2)
         mp = np.asarray(lms["mediapipe478"], np.float32).reshape(-1, 3)
+        extra = {k: np.asarray(lms[k], np.float32).reshape(shape) for k, shape in
+                 (("ibug68_3d", (68, 2)), ("ibug68_3d_cm", (68, 3)), ("gaze", (2, 2))) if k in lms}
     except (KeyError, TypeError, ValueError) as e:
         raise BadInput(f"{folder}: params.json or landmarks.json is incomplete ({type(e).__name__})") from None
     if not (np.isfinite(expression).all() and (expression >= 0).all() and (expression <= 1).all()):
