@@ -1,5 +1,10 @@
 """68-point landmark accuracy on the shared photos: raw MediaPipe (published 478 -> 68 table) vs. the fit.
 
+Two sets, each scored in its own convention (both fit outputs are printed for each): ``faces/`` is 300-W
+style (2D: jaw on the visible silhouette -> the fit's ``ibug68``), ``faces/aflw2000/`` is AFLW2000-3D
+(3D: jaw points are fixed face points -> ``ibug68_3d``). The fitted head pose (yaw, pitch) is printed so
+that large pitch (>= 30 deg) and yaw (>= 45 deg) can be read apart.
+
 NME = mean point-to-point error / sqrt(w * h) of the ground-truth 68-point box, in %, for all 68 points,
 the inner 51 (18-68) and the jaw 17 (1-17). Ground truth: the iBUG ``.pts`` next to each photo (1-based
 pixel origin: 1 is subtracted). Where a photo holds several faces, the detection that overlaps the
@@ -61,13 +66,17 @@ def evaluate(faces: Path) -> list[tuple[str, dict, dict]]:
             rgb = load_image(image)
             found = det.detect(rgb)
             if not found:
-                rows.append((pts.stem, None, None))
+                rows.append((pts.stem, None, None, None, None))
                 continue
             box = np.concatenate([gt.min(0), gt.max(0)])
             face = max(found, key=lambda d: overlap(d.box, box))
             camera = Camera.for_image(rgb.shape[1], rgb.shape[0], exif_focal_35mm(image))
             fitted = fit_detection(face, camera, corr)
-            rows.append((pts.stem, nme(face.landmarks[table, :2], gt), nme(fitted.ibug68, gt)))
+            from face3d.formats.fitdir import fit_params
+
+            pitch, yaw, _ = fit_params(fitted)["pose"]["pitch_yaw_roll_deg"]
+            rows.append((pts.stem, nme(face.landmarks[table, :2], gt), nme(fitted.ibug68, gt),
+                         nme(fitted.ibug68_3d, gt), (yaw, pitch)))
     return rows
 
 
@@ -76,16 +85,29 @@ def main() -> None:
     shared = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
     ap.add_argument("--faces", type=Path, default=shared / "faces", help="folder of photos with .pts files")
     args = ap.parse_args()
-    rows = evaluate(args.faces)
     cell = lambda r: " / ".join(f"{r[g]:.2f}" for g in GROUPS) if r else "no face"  # noqa: E731
-    print("| photo | raw MediaPipe all68 / inner51 / jaw17 (%) | fit all68 / inner51 / jaw17 (%) |")
-    print("|---|---|---|")
-    for name, raw, fit in rows:
-        print(f"| {name} | {cell(raw)} | {cell(fit)} |")
-    ok = [(r, f) for _, r, f in rows if r]
-    mean = lambda k: {g: float(np.mean([x[k][g] for x in ok])) for g in GROUPS}  # noqa: E731
-    print(f"| **mean of {len(ok)}** | **{cell(mean(0))}** | **{cell(mean(1))}** |")
-
+    for title, folder, own in (("300-W style, 2D convention (scored: fit ibug68)", args.faces, 2),
+                               ("AFLW2000-3D, 3D convention (scored: fit ibug68_3d)", args.faces / "aflw2000", 3)):
+        if not folder.is_dir():
+            continue
+        rows = evaluate(folder)
+        print(f"\n### {title}\n")
+        print("| photo | fitted yaw / pitch (deg) | raw MediaPipe | fit ibug68 (2D) | fit ibug68_3d (3D) |")
+        print("|---|---|---|---|---|")
+        for name, raw, f2, f3, pose in rows:
+            mark = lambda c, k: f"**{cell(c)}**" if k == own else cell(c)  # noqa: E731
+            ang = f"{pose[0]:.0f} / {pose[1]:.0f}" if pose else "-"
+            print(f"| {name} | {ang} | {cell(raw)} | {mark(f2, 2)} | {mark(f3, 3)} |")
+        ok = [r for r in rows if r[1]]
+        mean = lambda k: {g: float(np.mean([x[k][g] for x in ok])) for g in GROUPS}  # noqa: E731
+        print(f"| mean of {len(ok)} (all68 / inner51 / jaw17 %) | | {cell(mean(1))} | {mark(mean(2), 2)} | "
+              f"{mark(mean(3), 3)} |")
+        hard = [r for r in ok if abs(r[4][0]) >= 45 or abs(r[4][1]) >= 30]
+        if hard:
+            print(f"| of which yaw >= 45 or pitch >= 30: {len(hard)} | | "
+                  f"{cell({g: float(np.mean([x[1][g] for x in hard])) for g in GROUPS})} | "
+                  f"{cell({g: float(np.mean([x[2][g] for x in hard])) for g in GROUPS})} | "
+                  f"{cell({g: float(np.mean([x[3][g] for x in hard])) for g in GROUPS})} |")
 
 if __name__ == "__main__":
     main()
