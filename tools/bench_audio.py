@@ -5,8 +5,10 @@
 One torch thread, as ``face3d animate`` uses (see ``face3d.animate.speech_weights``).
 
 - offline: ``face3d.animate.speech_weights`` on a 60 s clip (the 20 ARCTIC slt utterances of
-  ``../shared/speech/arctic`` joined; decoding, log-mel features, model and procedural motion included),
-  as a real-time factor (audio seconds per compute second); and features alone / model alone.
+  ``../shared/speech/arctic`` joined; decoding, log-mel features, model, voice-activity gate, bilabial
+  closure, head motion and procedural eyes/brows included, ``--emotion`` laid over), as a real-time factor
+  (audio seconds per compute second); features alone, model alone, the voice-activity detector alone, and
+  ``Streamer`` with and without the performance layer (gate, closure, emotion, head) on the decoded audio.
 - streaming: ``Streamer.push`` fed 20 ms chunks: median and 99th-percentile compute per push, and the
   latency from a sample's arrival until the frame for its time is returned (algorithmic look-ahead + the
   wait for the push that completes it), measured by tracking which push returns each frame.
@@ -25,19 +27,28 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from face3d.animate import speech_weights  # noqa: E402
+from face3d.animate import speech_curves  # noqa: E402
+from face3d.audio.model import PAD_SAMPLES  # noqa: E402
+from face3d.audio.vad import VAD  # noqa: E402
+from face3d.threads import one_thread  # noqa: E402
 from face3d.audio.features import SAMPLE_RATE, load_audio  # noqa: E402
 from face3d.audio.stream import Streamer, load_default  # noqa: E402
 
 SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
+CPU: list[float] = []  # the process CPU seconds of the last _median_time (load-independent, one thread)
+
+
 def _median_time(fn, repeats: int) -> float:
-    times = []
+    """Median wall seconds of ``fn()``; its median CPU seconds go to ``CPU[0]``."""
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    CPU[:] = [float(np.median(cpu))]
     return float(np.median(times))
 
 
@@ -45,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--emotion", default="happy", help="emotion of the offline run (default happy)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -55,12 +67,22 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "bench.wav"
         sf.write(wav, audio, SAMPLE_RATE)
-        speech_weights(wav, args.fps, progress=False)  # warm-up (imports, librosa caches)
-        t_all = _median_time(lambda: speech_weights(wav, args.fps, progress=False), args.repeats)
+        run = lambda: speech_curves(wav, args.fps, progress=False, emotion=args.emotion)  # noqa: E731
+        run()  # warm-up (imports, librosa caches)
+        t_all = _median_time(run, args.repeats)
+        c_all = CPU[0]
     t_feat = _median_time(lambda: model.features(audio), args.repeats)
     mel = torch.from_numpy(model.features(audio))[None]
     with torch.inference_mode():
         t_model = _median_time(lambda: model.step(mel, model.start()), args.repeats)
+    det = VAD()
+    padded = np.concatenate([np.zeros(PAD_SAMPLES, np.float32), audio])
+    t_vad = _median_time(lambda: det.step(model.features(padded), det.start()), args.repeats) - t_feat
+    with one_thread():
+        t_bare = _median_time(lambda: Streamer(model, fps=args.fps, alive=False, vad=False, head=False).run([audio]),
+                              args.repeats)
+        t_full = _median_time(lambda: Streamer(model, fps=args.fps, emotion=args.emotion).run_curves([audio]),
+                              args.repeats)
 
     chunk = SAMPLE_RATE // 50
     s = Streamer(model, fps=args.fps)
@@ -79,8 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()[0]
     print(f"1 torch thread, {seconds:.0f} s of speech, medians of {args.repeats} runs, "
           f"load average {load:.1f} on {os.cpu_count()} cores (other jobs slow every figure here)")
-    print(f"offline total (decode + features + model + alive): {t_all * 1e3:8.1f} ms  "
-          f"{seconds / t_all:7.0f}x real time")
+    print(f"offline total (decode + features + model + VAD + perform + alive, {args.emotion}): "
+          f"{t_all * 1e3:8.1f} ms  {seconds / t_all:7.0f}x real time (wall); CPU time {c_all * 1e3:.1f} ms, "
+          f"{seconds / c_all:.0f}x")
+    print(f"  Streamer, model only (no gate/closure/head/alive): {t_bare * 1e3:8.1f} ms  {seconds / t_bare:7.0f}x")
+    print(f"  Streamer, everything on:                        {t_full * 1e3:8.1f} ms  {seconds / t_full:7.0f}x "
+          f"(performance layer {(t_full - t_bare) * 1e3:.1f} ms)")
+    print(f"  voice-activity detector only (after features):  {t_vad * 1e3:8.1f} ms  {seconds / max(t_vad, 1e-9):7.0f}x")
     print(f"  log-mel features only:                          {t_feat * 1e3:8.1f} ms  {seconds / t_feat:7.0f}x")
     print(f"  model only:                                     {t_model * 1e3:8.1f} ms  {seconds / t_model:7.0f}x")
     print(f"streaming, 20 ms pushes: compute per push median {np.median(push_ms):.2f} ms, "

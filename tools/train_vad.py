@@ -6,8 +6,8 @@ Speech: CMU ARCTIC training utterances (``shared/speech/corpus/arctic``, never t
 Labels: silero-vad (MIT; ``pip install --no-deps silero-vad``, its TorchScript model runs on the installed
 torch) on the clean utterance: a teacher only, it is not needed at run time. Each item is the utterance
 with 0.3-2 s of non-speech before and after, over a bed drawn from digital silence, white/pink/brown noise,
-crowd applause, a music bed or breaths and clicks (``training.mixes``, training seeds and instruments) at
-0-30 dB SNR and a random gain; 10 % of items are bed only. Frames outside the utterance are labelled 0.
+crowd applause, a music bed (chord pads, or random-timbre melodies) or breaths and clicks (``training.mixes``, training seeds and instruments) at
+0-30 dB SNR and a random gain; a bed-only item joins 25 % of them. Frames outside the utterance are labelled 0.
 Loss: binary cross-entropy per 20 ms frame; Adam; fixed seed. Output is written atomically.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from training import mixes  # noqa: E402
 
 SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 DELAY = 3  # the speech model's output delay in tokens (face time of token k = (k - DELAY) / 50 s)
-KINDS = ("silence", "white", "pink", "brown", "applause", "music", "music", "breath")
+KINDS = ("silence", "white", "pink", "brown", "applause", "music", "melody", "melody", "breath")
 
 
 def teacher():
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     xs, ys = [], []
     for i, f in enumerate(files):
         speech = load_audio(f)
-        if rng.random() < 0.1:
+        if rng.random() < 0.25:
             x, y = make_item(np.zeros(0, np.float32), None, rng, mel)
             xs.append(x), ys.append(y)
         x, y = make_item(speech, silero_probs(t_model, speech), rng, mel)

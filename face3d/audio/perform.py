@@ -48,8 +48,9 @@ _JAW, _CLOSE = _I["jawOpen"], _I["mouthClose"]
 @dataclass(frozen=True)
 class MouthConfig:
     gate_floor: float = 0.02  # mouth scale when the VAD is sure there is no speech
-    gate_full: float = 0.5  # smoothed speech probability from which the mouth is not scaled at all
-    gate_attack_s: float = 0.02  # the gate opens fast (a word's onset must not be swallowed)
+    gate_low: float = 0.1  # smoothed speech probability up to which the mouth stays at gate_floor ...
+    gate_full: float = 0.3  # ... and from which it is not scaled at all
+    gate_attack_s: float = 0.005  # the gate opens at once (a word's onset must not be swallowed)
     gate_release_s: float = 0.12  # and closes a little slower (no flutter inside words)
     press_on: float = 0.05  # mean mouthPress at which a closure starts to be enforced ...
     press_full: float = 0.10  # ... and where it is complete
@@ -88,8 +89,11 @@ class Mouth:
 
     def __call__(self, w: np.ndarray, vad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gated weights and the closure strength per frame (``close_lips`` applies it after emotion)."""
-        # full mouth from p = 0.5 up: the gate silences non-speech but never scales down uncertain speech
-        g = self.cfg.gate_floor + (1 - self.cfg.gate_floor) * np.clip(self.gate(vad) / self.cfg.gate_full, 0, 1)
+        # full mouth from p = 0.3 up: the gate silences non-speech but never scales down uncertain speech;
+        # shut below 0.1, where a bed's stray scores (music, applause: mostly 0.02-0.15) would half-open it
+        cfg = self.cfg
+        u = np.clip((self.gate(vad) - cfg.gate_low) / (cfg.gate_full - cfg.gate_low), 0, 1)
+        g = cfg.gate_floor + (1 - cfg.gate_floor) * u
         out = np.array(w, np.float32, copy=True)
         out[:, MOUTH] *= g[:, None]
         return out, self.closure(w, self.cfg) * (g > 0.5)
@@ -236,9 +240,10 @@ class Head:
         for k in range(3):  # two one-poles in cascade: a drift, not a jitter
             d1, self.zi_drift[k] = lfilter(*self.drift_ab, noise[:, k], zi=self.zi_drift[k])
             drift[:, k], self.zi_drift2[k] = lfilter(*self.drift_ab, d1, zi=self.zi_drift2[k])
-        # variance of unit white noise through two identical one-poles: rescale to the configured sd
+        # sd of unit white noise through two identical one-poles (impulse response (1-a)^2 (n+1) a^n):
+        # rescale to the configured sd
         a = 1 - self.drift_ab[0][0]
-        drift *= np.array(cfg.drift) / np.sqrt((1 - a) ** 2 * (1 + a * a) / (1 - a * a) ** 3)
+        drift *= np.array(cfg.drift) / np.sqrt((1 - a) ** 4 * (1 + a * a) / (1 - a * a) ** 3)
         out[:, 0] += cfg.nod_gain * nod  # positive pitch = head down (a nod on stress)
         out += drift
         self.frame += n

@@ -1,8 +1,9 @@
 """Voice-activity detection on the speech model's own log-mel frames: is someone speaking at a face time?
 
 A small MLP (``assets/vad.npz``, trained by ``tools/train_vad.py``) reads, per 20 ms mel frame, 16 band
-energies relative to a running per-band noise floor plus the frame level relative to a running speech
-peak, over the last ``CONTEXT`` frames. Mel frame k ends 20 ms after token k's audio, i.e. ``delay + 1``
+energies relative to a running per-band noise floor, the frame level relative to a running speech
+peak and the spectral stability from frame to frame (music holds its notes, a voice glides), over the last
+``CONTEXT`` frames. Mel frame k ends 20 ms after token k's audio, i.e. ``delay + 1``
 tokens after its face time, so the window reaches 80 ms past the face time it scores (the model's own
 look-ahead): the detector adds no latency. Relative features make it indifferent to gain and to a steady
 noise floor; the training mixes (speech over synthetic noise, applause, music beds, breaths, clicks)
@@ -25,7 +26,13 @@ BANDS = 16
 CONTEXT = 7  # frames (140 ms): 60 ms before a face time to 80 ms after it
 FLOOR_RISE = 0.01  # ln-power per frame the noise floor may rise (~2 dB/s): speech never lifts it far
 PEAK_FALL = 0.004  # ln-power per frame the speech peak may fall (~0.9 dB/s)
-N_FEAT = BANDS + 1
+# Spectral stability: cosine similarity of consecutive frames' mean-removed log-mel shape over the bins
+# where voice harmonics are resolved. A held or decaying musical note keeps its shape (median ~0.99),
+# speech glides in pitch and formants (~0.8), noise is random (~0.3-0.6): the cue that tells a music bed
+# from a voice, which band levels alone cannot.
+SHAPE_BINS = slice(2, 48)
+SLOW_S = 0.6  # s: time constant of the running mean of that stability (music is stable for seconds)
+N_FEAT = BANDS + 3
 
 
 class VADState:
@@ -34,6 +41,8 @@ class VADState:
     def __init__(self):
         self.floor: np.ndarray | None = None
         self.peak: float | None = None
+        self.shape: np.ndarray | None = None  # the previous frame's mean-removed unit-norm log-mel shape
+        self.stable = 0.0  # running mean of the stability feature
         self.hist = np.zeros((CONTEXT - 1, N_FEAT), np.float32)
 
 
@@ -44,17 +53,30 @@ def band_energies(mel: np.ndarray) -> np.ndarray:
 
 
 def features(mel: np.ndarray, state: VADState) -> np.ndarray:
-    """[M, n_mels] raw log-mel -> [M, N_FEAT] relative features, advancing ``state``'s trackers."""
-    b = band_energies(np.asarray(mel, np.float32))
+    """[M, n_mels] raw log-mel -> [M, N_FEAT] relative features, advancing ``state``'s trackers:
+    BANDS band levels over the noise floor, the level under the speech peak, the spectral stability
+    -ln(1 - similarity to the previous frame) / 2 (~0.1 speech, ~2 a held note, <= 3.5) and its running mean."""
+    mel = np.asarray(mel, np.float32)
+    b = band_energies(mel)
+    shape = mel[:, SHAPE_BINS] - mel[:, SHAPE_BINS].mean(1, keepdims=True)
+    shape /= np.linalg.norm(shape, axis=1, keepdims=True) + 1e-6
+    prev = np.concatenate([shape[:1] if state.shape is None else state.shape[None], shape[:-1]])
+    stab = -np.log(np.clip(1 - (shape * prev).sum(1), 1e-3, 1)) / 2
     out = np.empty((len(b), N_FEAT), np.float32)
-    floor, peak = state.floor, state.peak
+    out[:, BANDS + 1] = stab
+    floor, peak, stable = state.floor, state.peak, state.stable
+    a = float(np.exp(-1 / (SLOW_S * 50)))  # 50 mel frames a second
     for i, row in enumerate(b):  # trackers are recursive; M is small (50 a second)
         lvl = float(row.mean())
         floor = row.copy() if floor is None else np.minimum(row, floor + FLOOR_RISE)
         peak = lvl if peak is None else max(lvl, peak - PEAK_FALL)
+        stable = a * stable + (1 - a) * float(stab[i])
         out[i, :BANDS] = np.clip(row - floor, 0, 12) / 4
         out[i, BANDS] = max(lvl - peak, -12) / 4
-    state.floor, state.peak = floor, peak
+        out[i, BANDS + 2] = stable
+    state.floor, state.peak, state.stable = floor, peak, stable
+    if len(shape):
+        state.shape = shape[-1].copy()
     return out
 
 
@@ -77,6 +99,9 @@ class VAD:
         except FileNotFoundError:
             raise AssetMissing(f"{path}: voice-activity weights not found") from None
         self.w1, self.b1, self.w2, self.b2 = (z[k].astype(np.float32) for k in ("w1", "b1", "w2", "b2"))
+        if self.w1.shape[0] != CONTEXT * N_FEAT:  # weights of another feature set: one line, not a matmul error
+            raise AssetMissing(f"{path}: voice-activity weights for {self.w1.shape[0]} inputs, this face3d "
+                               f"reads {CONTEXT * N_FEAT}; reinstall face3d")
 
     def start(self) -> VADState:
         return VADState()
@@ -90,4 +115,4 @@ class VAD:
         x = windows(f, state)
         h = np.maximum(x @ self.w1 + self.b1, 0)
         p = 1 / (1 + np.exp(-(h @ self.w2 + self.b2)))
-        return np.concatenate([p, f[:, BANDS:]], 1).astype(np.float32)
+        return np.concatenate([p, f[:, BANDS:BANDS + 1]], 1).astype(np.float32)

@@ -47,7 +47,11 @@ def _tone(f: float, k: int, partials: int, decay: float, rng) -> np.ndarray:
 
 
 def music(n: int, rng: np.random.Generator, style: str = "train") -> np.ndarray:
-    """A music bed. ``train``: sustained chord pads + kick/hi-hat; ``eval``: plucked arpeggios + bass."""
+    """A music bed. ``train``: sustained chord pads + kick/hi-hat; ``melody`` (training too): one or two
+    free voices of random timbre (partials, attack, decay from plucked to held, vibrato) and rhythm;
+    ``eval``: plucked arpeggios over a bass line (never in training)."""
+    if style == "melody":
+        return _melody(n, rng)
     out = np.zeros(n + SR, np.float64)
     bpm = rng.uniform(70, 140)
     beat = int(60 / bpm * SR)
@@ -80,6 +84,28 @@ def music(n: int, rng: np.random.Generator, style: str = "train") -> np.ndarray:
     return (out / (out.std() + 1e-9)).astype(np.float32)
 
 
+def _melody(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Random-timbre note sequences: what a voice detector must learn about tonal music in general."""
+    out = np.zeros(n + SR, np.float64)
+    for _ in range(int(rng.integers(1, 3))):
+        root = rng.uniform(90, 500)
+        partials, decay = int(rng.integers(1, 9)), 10 ** rng.uniform(-1.2, 0.5)
+        vib_hz, vib = rng.uniform(4, 7), rng.uniform(0, 0.01)
+        pos = int(rng.uniform(0, 0.3) * SR)
+        while pos < n:
+            k = int(rng.uniform(0.08, 0.6) * SR)
+            f = root * 2 ** (int(rng.integers(-7, 13)) / 12)
+            t = np.arange(k) / SR
+            ph = 2 * np.pi * f * (t + vib / (2 * np.pi * vib_hz) * np.sin(2 * np.pi * vib_hz * t))
+            x = sum(np.sin(h * ph + rng.uniform(0, 6.3)) / h ** rng.uniform(0.8, 2) for h in range(1, partials + 1))
+            env = np.minimum(t / rng.uniform(0.002, 0.05), 1) * np.exp(-t / decay)
+            m = min(k, len(out) - pos)
+            out[pos: pos + m] += rng.uniform(0.3, 1) * (x * env)[:m]
+            pos += k if rng.random() < 0.85 else k + int(rng.uniform(0.05, 0.4) * SR)
+    out = out[:n]
+    return (out / (out.std() + 1e-9)).astype(np.float32)
+
+
 def breaths_and_clicks(n: int, rng: np.random.Generator) -> np.ndarray:
     """Silence with a few breaths (band-passed noise, 300-700 ms swell) and mouth/mic clicks."""
     out = np.zeros(n, np.float64)
@@ -103,6 +129,8 @@ def bed(kind: str, n: int, rng: np.random.Generator, style: str = "train") -> np
         return applause(n, rng)
     if kind == "music":
         return music(n, rng, style)
+    if kind == "melody":
+        return music(n, rng, "melody")
     if kind == "breath":
         return breaths_and_clicks(n, rng)
     raise ValueError(kind)
