@@ -10,6 +10,7 @@ import torch
 
 from face3d.camera import Camera, project
 from face3d.geometry import rigid_transform
+from face3d.threads import one_thread
 from face3d.render import (RenderContext, RenderUnavailable, antialias, edge_topology, interpolate, lambert,
                            pixel_normals, rasterize, sh_basis, sh_directional, sh_irradiance, specular,
                            texture, to_clip, vertex_normals)
@@ -250,12 +251,15 @@ def test_inverse_rendering_recovers_the_pose(ctx, model, silhouette):
     t = (true_t + torch.tensor([[0.6, 0.48, -0.64]])).requires_grad_()  # 1 cm
     opt = torch.optim.Adam([{"params": [r], "lr": 0.01}, {"params": [t], "lr": 0.1}])
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.97)
-    for _ in range(110 if silhouette else 60):  # an outline alone pins the pose more slowly
-        opt.zero_grad()
-        loss = ((_render(ctx, s, r, t, silhouette) - target) ** 2).mean()
-        loss.backward()
-        opt.step()
-        sched.step()
+    # One torch thread: beside llvmpipe's own threads on a shared 2-core machine, a second OpenMP thread
+    # makes each step several times slower, not faster.
+    with one_thread():
+        for _ in range(110 if silhouette else 60):  # an outline alone pins the pose more slowly
+            opt.zero_grad()
+            loss = ((_render(ctx, s, r, t, silhouette) - target) ** 2).mean()
+            loss.backward()
+            opt.step()
+            sched.step()
     angle = math.degrees(float((r - true_r).detach().norm()))  # small angles: axis-angle difference
     dist_mm = 10 * float((t - true_t).detach().norm())
     assert angle < 0.5 and dist_mm < 1.0, f"left {angle:.2f} deg, {dist_mm:.2f} mm"
