@@ -357,42 +357,54 @@ def solve_gaze(corr: Correspondence, landmarks: torch.Tensor, theta: torch.Tenso
     misplacement of the eye does not read as a gaze. An eye that MediaPipe scores
     as closed (``blink`` above BLINK_NO_GAZE; its iris is a guess), or whose iris lies outside it, takes
     the other eye's gaze, or none; two open eyes share their mean gaze."""
-    eyes = corr.eyes.points(theta).double()
-    rot, t = pose.rotation.double(), pose.translation.double()
-    xy = landmarks[:, :2].double()
-    out = torch.zeros(2, 2, dtype=torch.float64)
+    # Small fixed-size problems: numpy float64 (torch's per-op overhead would dominate).
+    eyes = corr.eyes.points(theta).double().numpy()
+    rot, t = pose.rotation.double().numpy(), pose.translation.double().numpy()
+    xy = landmarks[:, :2].double().numpy()
+    ids_all = torch.tensor(EYE_CONTOUR["left"] + EYE_CONTOUR["right"])
+    contours = project(pose.apply(corr.landmarks.rows(ids_all).points(theta)), camera).double().numpy()
+    f, cx, cy = camera.focal, camera.cx, camera.cy
+
+    def proj(p: np.ndarray) -> np.ndarray:  # [N, 3] camera space -> [N, 2] pixels (camera.project)
+        z = np.maximum(-p[:, 2], 1e-6)
+        return np.stack([cx + f * p[:, 0] / z, cy - f * p[:, 1] / z], 1)
+
+    def rotations(g: np.ndarray) -> np.ndarray:  # [N, 2] (pitch, yaw) -> [N, 3, 3], as eye_rotation
+        cp, sp, cy_, sy = np.cos(g[:, 0]), np.sin(g[:, 0]), np.cos(g[:, 1]), np.sin(g[:, 1])
+        o, z = np.ones_like(cp), np.zeros_like(cp)
+        rx = np.stack([o, z, z, z, cp, sp, z, -sp, cp], 1).reshape(-1, 3, 3)
+        ry = np.stack([cy_, z, sy, z, o, z, -sy, z, cy_], 1).reshape(-1, 3, 3)
+        return ry @ rx
+
+    out = np.zeros((2, 2))
     closed = [b > BLINK_NO_GAZE for b in blink]
+    probe = np.array([[0, 0], [1e-3, 0], [-1e-3, 0], [0, 1e-3], [0, -1e-3]])
     for k, side in enumerate(("left", "right")):
-        ids = torch.tensor(EYE_CONTOUR[side])
-        contour = corr.landmarks.rows(ids).points(theta).double() @ rot.T + t
-        residual = xy[ids] - project(contour, camera)
+        ids = np.array(EYE_CONTOUR[side])
+        residual = xy[ids] - contours[16 * k:16 * (k + 1)]
         # Across, the whole contour places the eye; up and down, the corners only: the lids move with
         # the gaze and MediaPipe's lids follow the iris more than the model's do.
-        shift = torch.stack([residual[:, 0].mean(), residual[[0, 8], 1].mean()])
+        shift = np.array([residual[:, 0].mean(), residual[[0, 8], 1].mean()])
         middle = xy[ids].mean(0)
-        iris = min(IRISES, key=lambda i: float((xy[i[0]] - middle).norm()))
-        target = xy[iris].mean(0) - shift
-        if float((xy[iris[0]] - middle).norm()) > 0.5 * float((xy[ids[0]] - xy[ids[8]]).norm()):
+        iris = min(IRISES, key=lambda i: float(np.linalg.norm(xy[i[0]] - middle)))
+        if np.linalg.norm(xy[iris[0]] - middle) > 0.5 * np.linalg.norm(xy[ids[0]] - xy[ids[8]]):
             closed[k] = True  # no iris inside this eye (no iris landmarks, or a wrong one)
             continue
+        target = xy[iris].mean(0) - shift
         centre, offset = eyes[2 * k], eyes[2 * k + 1] - eyes[2 * k]
-
-        def iris_at(g: torch.Tensor) -> torch.Tensor:
-            return project(((centre + eye_rotation(g[0], g[1]) @ offset) @ rot.T + t)[None], camera)[0]
-
-        g = torch.zeros(2, dtype=torch.float64)
+        g = np.zeros(2)
         for _ in range(iterations):
-            r = iris_at(g) - target
-            jac = torch.stack([(iris_at(g + d) - iris_at(g - d)) / 2e-3 for d in torch.eye(2, dtype=g.dtype) * 1e-3], 1)
-            g = (g - torch.linalg.solve(jac.T @ jac + 1e-9 * torch.eye(2, dtype=g.dtype), jac.T @ r)).clamp(
-                -EYE_LOOK_RAD, EYE_LOOK_RAD)
+            pts = proj((centre + rotations(g + probe) @ offset) @ rot.T + t)  # [5, 2]: g and 4 probes
+            jac = np.stack([pts[1] - pts[2], pts[3] - pts[4]], 1) / 2e-3
+            g = np.clip(g - np.linalg.solve(jac.T @ jac + 1e-9 * np.eye(2), jac.T @ (pts[0] - target)),
+                        -EYE_LOOK_RAD, EYE_LOOK_RAD)
         out[k] = g
     if not any(closed):  # the eyes turn together (a camera is far compared to their distance): averaging
         out[:] = out.mean(0)  # halves the noise of each eye's iris and contour
     for k in range(2):
         if closed[k]:
             out[k] = 0 if closed[1 - k] else out[1 - k]
-    return out.float()
+    return torch.from_numpy(out).float()
 
 
 LOOK = {name: ICT_NAMES.index(name) for name in ICT_NAMES if name.startswith("eyeLook")}
@@ -440,8 +452,8 @@ def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitRe
         pose = solve_pose(surface.points(theta), lm[fixed], base_w, camera, pose)
         target = torch.cat([lm[fixed], lm[contour]])
         weights = torch.cat([base_w, torch.ones(len(contour))])
-        for _ in range(ROUNDS):
-            if has_irises:
+        for i in range(ROUNDS):
+            if has_irises and i == 0:  # once on the rigid pose: enough to set the lids for the solve
                 gaze = solve_gaze(corr, lm_all, theta, pose, camera, blink)
             look = gaze_weights(gaze)[LOOK_CHANNELS]
             lower[LOOK_CHANNELS] = upper[LOOK_CHANNELS] = theta[N_ID + LOOK_CHANNELS] = look

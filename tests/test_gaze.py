@@ -9,7 +9,8 @@ from face3d.camera import Camera
 from face3d.correspondence import SCLERA_VERTICES
 from face3d.fit import FitResult, eye_rotation, gaze_weights, mesh_vertices, turn_eyeballs
 from face3d.detect import Detector
-from face3d.pipeline import fit
+from face3d.correspondence import load_correspondence
+from face3d.fit import fit_detection
 from face3d.render import RenderContext, interpolate, lambert, pixel_normals, rasterize, sh_directional, to_clip
 from face3d.render import vertex_normals
 
@@ -111,7 +112,9 @@ def test_rendered_gaze_is_fitted_back(ctx, model):
         gaze = np.radians(np.array([gaze_deg, gaze_deg], np.float64))
         image, camera, posed = render_face(ctx, model, gaze, head)
         with Detector("image") as det:  # a fresh landmarker per picture, as for separate photos
-            res = fit(image, detector=det)
+            faces = det.detect(image)
+        assert faces, f"no face in the render {gaze_deg}, {head}"
+        res = fit_detection(faces[0], camera, load_correspondence(model))
         assert res.gaze is not None and res.gaze.shape == (2, 2)
         errors.append(np.abs(np.degrees(res.gaze) - np.array(gaze_deg)).mean())
         truth = gaze_directions(model, posed)
