@@ -70,6 +70,13 @@ _CORNEA_DEPTH = 0.15  # cm
 def eyelash_alpha(model) -> np.ndarray:
     """[V] alpha of the eyelash cards (-1 on every other vertex): opaque-ish at the lid, fading to the tip,
     so that alpha-blended cards read as lashes rather than as dark crescents."""
+    store = model.__dict__.setdefault("_face3d_derived", {})
+    if "eyelash_alpha" not in store:
+        store["eyelash_alpha"] = _eyelash_alpha(model)
+    return store["eyelash_alpha"].copy()
+
+
+def _eyelash_alpha(model) -> np.ndarray:
     from scipy.spatial import cKDTree
 
     v = model.neutral.detach().cpu().numpy()

@@ -90,9 +90,21 @@ def tongue_vertices(model) -> tuple[np.ndarray, np.ndarray]:
     return ids[keep], soft[keep].astype(np.float32)
 
 
+def cached(model, key: str, make):
+    """``make()`` once per model object (exports of one model reuse the derived data)."""
+    store = model.__dict__.setdefault("_face3d_derived", {})
+    if key not in store:
+        store[key] = make()
+    return store[key]
+
+
 def tongue_out_deltas(model) -> np.ndarray:
     """``[V, 3]`` cm: the tongue pushed forward and down, the tip most, the root not at all, slightly
     narrowed as it stretches (ARKit's tongueOut, which ICT lacks)."""
+    return cached(model, "tongueOut", lambda: _tongue_out(model)).copy()
+
+
+def _tongue_out(model) -> np.ndarray:
     v = model.neutral.detach().cpu().numpy()
     ids, soft = tongue_vertices(model)
     p = v[ids]
