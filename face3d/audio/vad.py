@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import lfilter
 
 from face3d.resources import data_path
 
@@ -64,17 +65,26 @@ def features(mel: np.ndarray, state: VADState) -> np.ndarray:
     stab = -np.log(np.clip(1 - (shape * prev).sum(1), 1e-3, 1)) / 2
     out = np.empty((len(b), N_FEAT), np.float32)
     out[:, BANDS + 1] = stab
-    floor, peak, stable = state.floor, state.peak, state.stable
+    if not len(b):
+        return out
+    # The trackers floor_i = min(row_i, floor_{i-1} + RISE) and peak_i = max(lvl_i, peak_{i-1} - FALL) unrolled:
+    # floor_i = RISE * i + min_{j <= i}(row_j - RISE * j) (the carried floor as j = -1), a running minimum
+    # numpy computes at once (a Python loop over frames cost as much as the transformer's attention).
+    i = np.arange(len(b), dtype=np.float64)[:, None]
+    lvl = b.mean(1, dtype=np.float64)[:, None]
+    low = b - FLOOR_RISE * i
+    high = lvl + PEAK_FALL * i
+    if state.floor is not None:
+        low[0] = np.minimum(low[0], state.floor + FLOOR_RISE)
+        high[0] = max(high[0, 0], state.peak - PEAK_FALL)
+    floor = np.minimum.accumulate(low, 0) + FLOOR_RISE * i
+    peak = np.maximum.accumulate(high, 0) - PEAK_FALL * i
     a = float(np.exp(-1 / (SLOW_S * 50)))  # 50 mel frames a second
-    for i, row in enumerate(b):  # trackers are recursive; M is small (50 a second)
-        lvl = float(row.mean())
-        floor = row.copy() if floor is None else np.minimum(row, floor + FLOOR_RISE)
-        peak = lvl if peak is None else max(lvl, peak - PEAK_FALL)
-        stable = a * stable + (1 - a) * float(stab[i])
-        out[i, :BANDS] = np.clip(row - floor, 0, 12) / 4
-        out[i, BANDS] = max(lvl - peak, -12) / 4
-        out[i, BANDS + 2] = stable
-    state.floor, state.peak, state.stable = floor, peak, stable
+    stable, _ = lfilter([1 - a], [1, -a], stab.astype(np.float64), zi=[a * state.stable])
+    out[:, :BANDS] = np.clip(b - floor, 0, 12) / 4
+    out[:, BANDS] = np.maximum(lvl - peak, -12)[:, 0] / 4
+    out[:, BANDS + 2] = stable
+    state.floor, state.peak, state.stable = floor[-1].astype(np.float32), float(peak[-1, 0]), float(stable[-1])
     if len(shape):
         state.shape = shape[-1].copy()
     return out
