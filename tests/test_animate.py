@@ -6,7 +6,6 @@ import json
 import re
 
 import numpy as np
-import pygltflib
 import pytest
 import soundfile as sf
 import torch
@@ -14,7 +13,7 @@ import torch
 from face3d.formats.livelink import timecodes
 from face3d.audio.features import SAMPLE_RATE, load_audio
 from face3d.cli import main
-from face3d.names import LIVELINK_COLUMNS, ict_target_names
+from face3d.names import ICT_NAMES
 from conftest import SHARED
 
 CLIP = SHARED / "speech" / "other" / "arctic_a0007.wav"
@@ -31,65 +30,62 @@ def clip(tmp_path_factory):
     return path
 
 
-def _read_accessor(gltf: pygltflib.GLTF2, index: int) -> np.ndarray:
-    acc = gltf.accessors[index]
-    view = gltf.bufferViews[acc.bufferView]
-    data = gltf.binary_blob()[view.byteOffset + (acc.byteOffset or 0):]
-    n = {"SCALAR": 1, "VEC3": 3}[acc.type]
-    return np.frombuffer(data, np.float32, acc.count * n).reshape(acc.count, n)
-
-
 def test_animate_writes_glb_and_livelink_csv(tmp_path, clip, model, capsys):
+    from face3d.formats.gltf import read_curves, read_target_names
+    from face3d.formats.livelink import COLUMNS
+    from face3d.names import ARKIT_NAMES
+
     glb, table = tmp_path / "talk.glb", tmp_path / "talk.csv"
     assert main(["animate", "--audio", str(clip), "-o", str(glb), "--csv", str(table)]) == 0
     assert capsys.readouterr().out.split() == [str(glb), str(table)]
 
-    gltf = pygltflib.GLTF2().load(str(glb))
-    mesh = gltf.meshes[0]
-    assert len(mesh.primitives[0].targets) == 53 and mesh.extras["targetNames"] == ict_target_names()
-    (anim,) = gltf.animations
-    sampler = anim.samplers[anim.channels[0].sampler]
-    assert anim.channels[0].target.path == "weights"
-    times = _read_accessor(gltf, sampler.input)[:, 0]
-    weights = _read_accessor(gltf, sampler.output)[:, 0].reshape(len(times), 53)
+    assert read_target_names(glb) == list(ARKIT_NAMES)  # exactly ARKit's 52
+    curves = read_curves(glb)
+    times, weights = curves.times, curves.weights
     duration = len(load_audio(clip)) / SAMPLE_RATE
     assert abs(duration - 2.0) < 0.01
     assert len(times) == int(np.ceil(duration * 30)) and duration - 1 / 30 <= times[-1] < duration
     assert np.allclose(np.diff(times), 1 / 30, atol=1e-5)
     assert 0 <= weights.min() and weights.max() <= 1
-    jaw = weights[:, ict_target_names().index("jawOpen")]
+    jaw = weights[:, ICT_NAMES.index("jawOpen")]
     assert jaw.max() > 0.15  # the clip is speech: the mouth opens
 
     rows = list(csv.reader(table.open()))
-    assert rows[0] == ["Timecode", "BlendshapeCount", *LIVELINK_COLUMNS]
+    assert rows[0] == ["Timecode", "BlendshapeCount", *COLUMNS]
     assert len(rows) == 1 + len(times)
-    assert all(re.fullmatch(r"\d\d:\d\d:\d\d:\d\d\.\d{3}", r[0]) and r[1] == "52" and len(r) == 54 for r in rows[1:])
-    arkit = np.array([[float(v) for v in r[2:]] for r in rows[1:]])
-    assert np.allclose(arkit[:, LIVELINK_COLUMNS.index("JawOpen")], jaw, atol=1e-5)
-    assert np.all(arkit[:, LIVELINK_COLUMNS.index("TongueOut")] == 0)
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d:\d\d\.\d{3}", r[0]) and r[1] == str(len(COLUMNS)) and
+               len(r) == 2 + len(COLUMNS) for r in rows[1:])
+    values = np.array([[float(v) for v in r[2:]] for r in rows[1:]])
+    assert np.allclose(values[:, COLUMNS.index("JawOpen")], jaw, atol=1e-5)
+    assert np.all(values[:, COLUMNS.index("TongueOut")] == 0)
 
 
 def test_animate_60fps_with_fitted_face(tmp_path, clip, model):
+    from face3d.formats.scene import read_scene
+
     fit = tmp_path / "fit"
     fit.mkdir()
     identity = np.random.default_rng(0).normal(size=100)
     (fit / "params.json").write_text(json.dumps({"identity": identity.tolist()}))
-    table, glb = tmp_path / "t.csv", tmp_path / "t.glb"
+    table, glb, mean_glb = tmp_path / "t.csv", tmp_path / "t.glb", tmp_path / "m.glb"
     assert main(["animate", "--audio", str(clip), "--face", str(fit), "-o", str(glb), "--csv", str(table),
                  "--fps", "60"]) == 0
     rows = list(csv.reader(table.open()))[1:]
     assert len(rows) == int(np.ceil(len(load_audio(clip)) / SAMPLE_RATE * 60))
-    assert rows[1][0] == "00:00:00:00.500" and rows[2][0] == "00:00:00:01.000"
-    gltf = pygltflib.GLTF2().load(str(glb))
-    acc = gltf.accessors[gltf.meshes[0].primitives[0].attributes.POSITION]
-    mean = model.neutral.numpy() * 0.01  # glTF metres
-    fitted = model.blend(torch.from_numpy(identity).float()[None])[0].numpy() * 0.01
-    assert np.allclose(acc.max, fitted.max(0), atol=1e-5) and not np.allclose(acc.max, mean.max(0), atol=1e-3)
+    assert rows[1][0] == "00:00:00:01.000" and rows[2][0] == "00:00:00:02.000"  # the frame field counts 60 a second
+    assert main(["animate", "--audio", str(clip), "-o", str(mean_glb)]) == 0
+    fitted = model.blend(torch.from_numpy(identity).float()[None])[0].numpy()
+    size = lambda v: np.ptp(v, axis=0)  # noqa: E731
+    a, b = read_scene(glb), read_scene(mean_glb)
+    np.testing.assert_allclose(size(a.positions), size(fitted), rtol=2e-3)  # the fitted face, back in cm
+    np.testing.assert_allclose(size(b.positions), size(model.neutral.numpy()), rtol=2e-3)
+    assert not np.allclose(size(a.positions), size(b.positions), rtol=1e-3)
 
 
 def test_timecodes_follow_livelink():
-    assert timecodes(3, 30) == ["00:00:00:00.000", "00:00:00:01.000", "00:00:00:02.000"]
-    assert timecodes(30 * 3661 + 1, 30)[-1] == "01:01:01:00.000"
+    assert timecodes(3, 60) == ["00:00:00:00.000", "00:00:00:01.000", "00:00:00:02.000"]
+    assert timecodes(3, 30) == ["00:00:00:00.000", "00:00:00:02.000", "00:00:00:04.000"]
+    assert timecodes(60 * 3661 + 1, 60)[-1] == "01:01:01:00.000"
 
 
 @pytest.mark.parametrize("content", [b"", b"RIFF....WAVEfmt garbage" * 3, None])
