@@ -274,6 +274,33 @@ def _cmd_render(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- track
+
+def _add_track(sub) -> None:
+    p = sub.add_parser("track", help="track a face through a video: one identity, per-frame expression and head "
+                                     "pose (anim.glb, anim.csv, params.npz, overlay.mp4)")
+    p.add_argument("video", nargs="?", metavar="VIDEO", help="a video file (mp4, mov, webm, mkv, ...) or a folder of frames")
+    p.add_argument("-o", "--output", metavar="DIR", help="output folder (new or empty)")
+    p.add_argument("--face", type=int, default=0, metavar="N", help="which face: 0 = the largest (default), 1 = the next, ...")
+    p.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 30)")
+    p.add_argument("--no-overlay", dest="overlay", action="store_false", help="skip overlay.mp4 (faster)")
+    p.add_argument("--camera", type=int, metavar="INDEX", help="track a webcam live in the viewer instead of a file")
+    p.add_argument("--overwrite", action="store_true", help="replace face3d's own earlier output in DIR")
+    p.set_defaults(run=_cmd_track)
+
+
+def _cmd_track(args) -> int:
+    from .track import BadVideo, camera_unavailable, track_video
+    if args.camera is not None:
+        missing = camera_unavailable(args.camera)
+        raise BadVideo(missing or f"camera {args.camera}: live tracking in the viewer is not available yet")
+    if not args.video or not args.output:
+        raise BadInput("give VIDEO and -o DIR (or --camera INDEX)")
+    print(track_video(args.video, args.output, face=args.face, overlay=args.overlay, overwrite=args.overwrite,
+                      fps=args.fps))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 def _seed(text: str) -> int:
@@ -303,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="face3d", description="Photos and speech to animated 3D faces.")
     parser.add_argument("--version", action="version", version=f"face3d {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add in (_add_assets, _add_model, _add_fit, _add_animate, _add_view, _add_render):
+    for add in (_add_assets, _add_model, _add_fit, _add_animate, _add_view, _add_render, _add_track):
         add(sub)
     return parser
 

@@ -45,7 +45,7 @@ SPARSITY, SCORE_ON = 3.0, 0.1  # L1 on channels MediaPipe scores near 0 (as face
 SILHOUETTE_COS = 0.3
 MAX_GAP_S = 0.5  # detection gaps up to this long are interpolated; longer ones are held and marked
 # One-Euro filter: cutoff = MIN_CUTOFF + BETA * |speed| (Hz; speed in units per second).
-FILTER = {"expression": (1.5, 0.3), "rotation": (1.0, 0.5), "translation": (1.0, 0.05)}
+FILTER = {"expression": (1.5, 4.0), "rotation": (1.0, 2.0), "translation": (1.0, 0.2)}
 LOOK = np.array([i for i, n in enumerate(ICT_NAMES) if n.startswith("eyeLook")])
 
 

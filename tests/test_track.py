@@ -1,0 +1,217 @@
+"""face3d track: the solver's pieces, the filter, gaps, the outputs of a short real clip, a short synthetic
+ground-truth clip, and bad input (one line, exit 2, no output folder)."""
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from face3d.track import (FILTER, MAX_GAP_S, axis_angle, fill_gaps, head_angles, matrix_to_quat, rodrigues, smooth,
+                          solve_bounded)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared() -> Path:
+    from conftest import SHARED  # noqa: PLC0415  (tests/conftest.py: the one shared-data path)
+
+    return Path(SHARED)
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("eval_track", ROOT / "tools" / "eval_track.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _short_clip(tmp_path: Path, seconds: float = 2.0) -> Path:
+    """The first ``seconds`` of a shared clip with speech (re-encoded, with its audio)."""
+    import av
+
+    from face3d.formats.video import open_video, read_audio, video_writer
+
+    src = _shared() / "video" / "tpsmm_driving.mp4"
+    info = open_video(src).info
+    audio = read_audio(src)
+    audio = (audio[0][:, :int(seconds * audio[1])], audio[1], audio[2])
+    out = tmp_path / "short.mp4"
+    w = video_writer(out, info.width // 2 * 2, info.height // 2 * 2, info.fps, audio)
+    for t, rgb in open_video(src).frames():
+        if t >= seconds:
+            break
+        w.add(rgb[:info.height // 2 * 2, :info.width // 2 * 2], t)
+    w.close()
+    assert av.open(str(out)).streams.audio
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- pieces
+
+def test_rotations_round_trip_through_rig_angles():
+    from face3d.rig import euler_to_quat
+
+    rng = np.random.default_rng(1)
+    angles = rng.uniform(-0.8, 0.8, (20, 3))
+    q = euler_to_quat(angles)
+    w = np.stack([axis_angle(_qm(qq)) for qq in q])
+    np.testing.assert_allclose(head_angles(w), angles, atol=1e-5)
+    for v in w:
+        np.testing.assert_allclose(axis_angle(rodrigues(v)), v, atol=1e-9)
+        assert np.allclose(np.abs(matrix_to_quat(rodrigues(v)) @ euler_to_quat(head_angles(v[None]))[0]), 1, atol=1e-5)
+
+
+def _qm(q):
+    x, y, z, w = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def test_bounded_solver_matches_scipy():
+    from scipy.optimize import lsq_linear
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40, 12))
+    y = rng.standard_normal(40)
+    x = solve_bounded(a.T @ a, a.T @ y, np.zeros(12), np.ones(12), np.full(12, 0.5), iterations=50)
+    ref = lsq_linear(a, y, bounds=(0, 1)).x
+    np.testing.assert_allclose(x, ref, atol=1e-5)
+
+
+def test_filter_removes_jitter_without_lag_and_keeps_a_blink():
+    t = np.arange(300) / 30.0
+    rng = np.random.default_rng(0)
+    slow = 0.3 + 0.2 * np.sin(2 * np.pi * 0.5 * t)
+    blink = np.clip(1 - np.abs(t - 5.0) / 0.1, 0, 1)  # 0.2 s, the fastest thing a face does
+    noisy = slow + blink + rng.normal(0, 0.02, len(t))
+    out = smooth(noisy[:, None], t, *FILTER["expression"])[:, 0]
+    d2 = lambda x: np.abs(np.diff(x, 2)).mean()  # noqa: E731
+    assert d2(out) < 0.35 * d2(noisy)
+    assert out.max() > 0.85 * (slow + blink).max()  # the blink survives
+    # no lag: the smoothed slow curve peaks where the true one does (within a frame)
+    quiet = (t > 6) & (t < 9.9)
+    lag = np.argmax(np.correlate(out[quiet] - out[quiet].mean(), slow[quiet] - slow[quiet].mean(), "full")) - (quiet.sum() - 1)
+    assert abs(lag) <= 1
+
+
+def test_gaps_short_interpolated_long_held():
+    t = np.arange(60) / 30.0
+    v = t[:, None].copy()
+    found = np.ones(60, bool)
+    found[10:13] = False  # 0.1 s: interpolated
+    found[30:50] = False  # 0.67 s > MAX_GAP_S: held
+    assert 20 / 30 > MAX_GAP_S
+    out, held = fill_gaps(np.where(found[:, None], v, np.nan), found, t)
+    np.testing.assert_allclose(out[10:13, 0], t[10:13], atol=1e-9)
+    assert not held[10:13].any() and held[30:50].all()
+    np.testing.assert_allclose(out[30:50, 0], t[29])
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+def test_track_real_clip_writes_every_output(tmp_path):
+    import av
+    import pygltflib as gl
+
+    from face3d.formats.gltf import read_curves
+    from face3d.formats.livelink import read_csv
+
+    clip = _short_clip(tmp_path)
+    out = tmp_path / "v"
+    r = subprocess.run([sys.executable, "-m", "face3d", "track", str(clip), "-o", str(out)], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    p = np.load(out / "params.npz")
+    n = len(p["times"])
+    assert 45 <= n <= 52 and p["detected"].all() and p["identity"].shape == (100,)
+    assert p["expression"].shape == (n, 53) and 0 <= p["expression"].min() and p["expression"].max() <= 1
+    assert np.all(np.diff(p["times"]) > 0) and abs(p["times"][1] - 1 / 25) < 1e-3
+    # the GLB: morph weights, head rotation and the rig's translation at the frame times
+    curves = read_curves(out / "anim.glb")
+    np.testing.assert_allclose(curves.times, p["times"], atol=1e-6)
+    np.testing.assert_allclose(curves.head, p["head"], atol=1e-4)
+    g = gl.GLTF2.load(str(out / "anim.glb"))
+    paths = {(g.nodes[c.target.node].name, c.target.path) for c in g.animations[0].channels}
+    assert {("face", "weights"), ("head", "rotation"), ("rig", "translation")} <= paths
+    assert np.abs(p["head"]).max() > math.radians(2)  # the head moves in this clip
+    csv = read_csv(out / "anim.csv")
+    assert len(csv) == n and np.abs(csv.head - p["head"]).max() < 1e-5
+    with av.open(str(out / "overlay.mp4")) as c:
+        assert c.streams.audio and c.streams.video
+        frames = sum(1 for _ in c.decode(video=0))
+    assert frames == n
+
+
+def test_synthetic_ground_truth_short():
+    """A 2 s rendered clip from known curves (head turn to 45 degrees, blinks, speech-like jaw)."""
+    import tempfile
+
+    from face3d.track import track
+
+    tool = _tool()
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "syn.mp4"
+        truth = tool.synthesize(clip, seconds=2.0, fps=25.0, size=(320, 240))
+        s = tool.score_synthetic(track(clip, progress=False), truth)
+    assert s["detected"] > 0.9
+    assert s["r_jawOpen"] > 0.85 and s["r_eyeBlink_L"] > 0.7, s
+    assert s["head_error_deg_median"] < 4.0, s
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("kind", ["text", "empty", "truncated", "audio-only", "no-face"])
+def test_bad_input_one_line_exit_2_no_output(tmp_path, kind):
+    import av
+
+    path = tmp_path / "in.mp4"
+    if kind == "text":
+        path.write_text("hello")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = (_shared() / "video" / "tpsmm_driving.mp4").read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    elif kind == "audio-only":
+        path = tmp_path / "in.m4a"
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("aac", rate=16000)
+            s.layout = "mono"
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 8000), np.float32), format="fltp", layout="mono")
+            f.sample_rate, f.pts = 16000, 0
+            for pkt in [*s.encode(f), *s.encode()]:
+                c.mux(pkt)
+    else:
+        with av.open(str(path), "w") as c:
+            s = c.add_stream("libx264", rate=10)
+            s.width = s.height = 64
+            s.pix_fmt = "yuv420p"
+            for i in range(5):
+                fr = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 * i, np.uint8), format="rgb24")
+                fr.pts = i
+                for pkt in s.encode(fr):
+                    c.mux(pkt)
+            for pkt in s.encode():
+                c.mux(pkt)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "face3d", "track", str(path), "-o", str(out), "--no-overlay"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path.name) in lines[0] and "Traceback" not in r.stderr
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".face3d-tmp")]
+
+
+def test_camera_without_device_is_one_line_exit_2():
+    from face3d.track import camera_unavailable
+
+    index = 0 if camera_unavailable(0) else 63  # a machine with a webcam: ask for one that is not there
+    r = subprocess.run([sys.executable, "-m", "face3d", "track", "--camera", str(index)], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and f"camera {index}" in r.stderr
