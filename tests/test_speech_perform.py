@@ -99,3 +99,22 @@ def test_gaze_returns_to_camera_at_phrase_starts(speech):
     start = int(np.argmax(np.abs(np.diff(Streamer(seed=3, alive=False, head=False).run([audio])[:, J["jawOpen"]])) > 0.02))
     held = w[start + 4: start + 15][:, look]
     assert held.max() < 1e-3  # looking at the camera just after the phrase starts
+
+
+def test_vad_features_do_not_depend_on_chunking_and_foreign_weights_fail_in_one_line(tmp_path, speech):
+    from face3d.audio import vad
+    from face3d.audio.features import LogMel
+    from face3d.errors import AssetMissing
+
+    mel = LogMel()(np.concatenate([speech, 0.05 * mixes.bed("music", SAMPLE_RATE, np.random.default_rng(1), "eval")]))
+    whole = vad.features(mel, vad.VADState())
+    state = vad.VADState()
+    parts = np.concatenate([vad.features(c, state) for c in np.split(mel, [1, 2, 50, 51, 200])])
+    assert np.abs(parts - whole).max() < 1e-4
+    # music holds its spectral shape, speech does not: the stability feature tells them apart
+    n = len(LogMel()(speech))
+    assert np.median(whole[n + 10:, vad.BANDS + 1]) > 2 * np.median(whole[:n, vad.BANDS + 1])
+    bad = tmp_path / "vad.npz"
+    np.savez(bad, w1=np.zeros((119, 32)), b1=np.zeros(32), w2=np.zeros((32, 1)), b2=np.zeros(1))
+    with pytest.raises(AssetMissing, match="119 inputs"):
+        vad.VAD(bad)

@@ -50,7 +50,7 @@ class VADState:
 def band_energies(mel: np.ndarray) -> np.ndarray:
     """[M, n_mels] ln mel power -> [M, BANDS] mean ln power of consecutive mel groups."""
     m, n = mel.shape
-    return mel[:, : n - n % BANDS].reshape(m, BANDS, -1).mean(2)
+    return mel[:, : n - n % BANDS].reshape(m, BANDS, n // BANDS).mean(2)
 
 
 def features(mel: np.ndarray, state: VADState) -> np.ndarray:
