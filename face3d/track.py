@@ -78,6 +78,7 @@ class Track:
     raw_translation: np.ndarray
     mediapipe: np.ndarray
     fit_ms: np.ndarray
+    fit_cpu_ms: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------------------------------------- small maths
@@ -496,6 +497,7 @@ def _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection) 
     rotv = np.zeros((n, 3))
     trans = np.zeros((n, 3))
     fit_ms = np.zeros(n, np.float32)
+    fit_cpu = np.zeros(n, np.float32)
     state = None
     last = -1e9
     mp = np.full((n, 478, 2), np.nan, np.float32)
@@ -504,12 +506,13 @@ def _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection) 
             bar.step()
             if d is None:
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             scores = ict_scores(d)
             if state is None or times[i] - last > MAX_GAP_S:
                 state = _initial_state(d, camera, solver, scores)
             state = solver.solve(d.landmarks, scores, camera, *state)
             fit_ms[i] = (time.perf_counter() - t0) * 1000
+            fit_cpu[i] = (time.thread_time() - c0) * 1000
             last = times[i]
             expr[i], rotv[i], trans[i] = state[2], axis_angle(state[0]), state[1]
             mp[i, :len(d.landmarks)] = d.landmarks[:478, :2]
@@ -523,7 +526,7 @@ def _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection) 
     f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
     return Track(f32(times), f32(solver.identity), f32(e_s), f32(out[1]), f32(out[2]), camera, found, held,
                  f32(np.clip(filled[:, :N_EXP], 0, 1)), f32(filled[:, N_EXP:N_EXP + 3]), f32(filled[:, N_EXP + 3:]),
-                 mp, fit_ms)
+                 mp, fit_ms, fit_cpu)
 
 
 def _initial_state(det, camera: Camera, solver: FrameSolver, scores: np.ndarray):
