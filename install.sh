@@ -18,7 +18,7 @@ PYTHON=${PYTHON:-python3}
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[test,usd]'
+.venv/bin/python -m pip install -q -e '.[test,usd,ray]'
 .venv/bin/face3d assets install "${FROM[@]}"
 # three.js and the Khronos glTF validator (pinned) for the tests' checks of exported GLBs
 if command -v npm >/dev/null; then npm ci --prefix tools/threejs_check --no-audit --no-fund --silent; fi

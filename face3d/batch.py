@@ -121,7 +121,7 @@ def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = F
     if engine == "ray":  # before any output: without Ray, say how to install it
         from .batch_ray import require_ray
 
-        require_ray()
+        require_ray(address)
     if single:
         if not suffix:
             state = check_output_dir(root, inputs, overwrite, kinds=("fit",))

@@ -37,12 +37,22 @@ class EngineMissing(Face3DError):
     exit_code = 3
 
 
-def require_ray():
-    """The ``ray`` module, or EngineMissing saying how to install it."""
+def require_ray(address: str | None = None):
+    """The ``ray`` module, or EngineMissing saying how to install it. A ``HOST:PORT`` address is probed
+    first: Ray itself would retry an address where nothing listens for minutes."""
     try:
         import ray
     except ImportError:
         raise EngineMissing(f"--engine ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    host, _, port = (address or "").rpartition(":")
+    if host and port.isdigit() and "://" not in address:
+        import socket
+
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+        except OSError as e:
+            raise EngineMissing(f"{address}: no Ray cluster answers there ({e.strerror or type(e).__name__}); "
+                                "start one with `ray start --head`") from None
     return ray
 
 

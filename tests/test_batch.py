@@ -226,7 +226,10 @@ def test_ray_cluster_same_outputs_with_a_worker_killed(cluster, shared, tmp_path
         assert a.keys() == b.keys() and {"mesh.glb", "overlay.png", "params.json"} <= a.keys()
         assert all(a[k] == b[k] for k in a), f"{n}: {[k for k in a if a[k] != b[k]]} differ"
 
-    # a re-run finds everything finished and does not need the cluster
-    r = run_cli("fit", f"@{lst}", "-o", out, "--engine", "ray", "--address", "127.0.0.1:1", env=env)
+    # a re-run finds everything finished; an address where no cluster listens is one line, exit 3
+    r = run_cli("fit", f"@{lst}", "-o", out, "--engine", "ray", "--address", address, env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads((out / "summary.json").read_text())["counts"]["skipped"] == len(PHOTOS)
+    r = run_cli("fit", f"@{lst}", "-o", tmp_path / "none", "--engine", "ray", "--address", f"127.0.0.1:{_free_port()}")
+    assert r.returncode == 3 and len(r.stderr.strip().splitlines()) == 1 and "no Ray cluster" in r.stderr, r.stderr
+    assert not (tmp_path / "none").exists()
