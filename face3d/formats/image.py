@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import BadInput
 
-MAX_PIXELS = 40_000_000  # working resolution limit (40 Mpx): larger photos are reduced while decoding
+MAX_PIXELS = 16_000_000  # working resolution limit (16 Mpx): larger photos are reduced while decoding
 MAX_DECODE_PIXELS = 120_000_000  # non-JPEG images beyond this are refused (their decoders need it all)
 MAX_ASPECT = 20  # a 40000x8 strip is no photo of a face
 MIN_SIDE = 8
