@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from .errors import BadInput, NoFace
+from .errors import AssetMissing, NoFace
+from .formats.image import read_photo, to_rgb
 
 MAX_SIDE = 1920  # larger images are detected downscaled: the landmark net sees a 256 px face crop anyway
 PAD = 0.3  # border added (fraction of the longer side) when a face fills the frame
@@ -57,51 +58,42 @@ class Detection:
 def load_image(image: str | os.PathLike | np.ndarray | Image.Image) -> np.ndarray:
     """Any path, PIL image or array -> uint8 [H, W, 3] RGB, upright (EXIF orientation applied).
 
-    Grayscale, alpha, 16-bit and float ([0, 1]) inputs are converted. Raises BadInput naming the file.
+    Grayscale, alpha, 16-bit and float ([0, 1]) inputs are converted; photos over
+    ``formats.image.MAX_PIXELS`` come back reduced. Raises BadInput naming the file.
     """
     if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        try:
-            with Image.open(path) as im:
-                im.load()
-                pil = ImageOps.exif_transpose(im)
-        except FileNotFoundError:
-            raise BadInput(f"{path}: no such file") from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            raise BadInput(f"{path}: not a readable image ({e.__class__.__name__})") from None
-        return load_image(pil)
-    if isinstance(image, Image.Image):
-        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-            image = np.asarray(image, np.float32) / (65535.0 if image.mode != "F" else 1.0)
-        else:
-            image = np.asarray(image.convert("RGB"))
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 8 or arr.shape[1] < 8:
-        raise BadInput(f"image array of shape {arr.shape} is not an image (expected [H, W, 1|3|4])")
-    arr = arr[..., :3] if arr.shape[2] >= 3 else np.repeat(arr, 3, axis=2)
-    if arr.dtype == np.uint16:
-        arr = (arr.astype(np.float32) / 257.0).round()
-    elif arr.dtype.kind == "f":
-        arr = np.clip(arr, 0.0, 1.0) * 255.0
-    return np.ascontiguousarray(np.clip(arr, 0, 255).astype(np.uint8))
+        return read_photo(image)[0]
+    return to_rgb(image)
 
 
 @contextlib.contextmanager
 def _quiet_native_logs():
     """MediaPipe's C++ core logs set-up chatter straight to file descriptor 2 (no option turns it off):
-    point fd 2 at /dev/null while it runs, so that users see only face3d's own messages."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    point fd 2 at /dev/null while it runs, so that users see only face3d's own messages.
+
+    fd 2 is process-wide: threads share one redirection (counted), restored when the last one leaves."""
+    global _QUIET_DEPTH, _SAVED_FD
+    with _QUIET_LOCK:
+        if _QUIET_DEPTH == 0:
+            sys.stderr.flush()
+            _SAVED_FD = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _QUIET_DEPTH += 1
     try:
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _QUIET_LOCK:
+            _QUIET_DEPTH -= 1
+            if _QUIET_DEPTH == 0:
+                os.dup2(_SAVED_FD, 2)
+                os.close(_SAVED_FD)
+
+
+_QUIET_LOCK = threading.Lock()
+_QUIET_DEPTH = 0
+_SAVED_FD = -1
 
 
 class Detector:
@@ -129,8 +121,15 @@ class Detector:
             output_facial_transformation_matrixes=True,
         )
         self.mode = mode
-        with _quiet_native_logs():
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._landmarker = None
+        try:
+            with _quiet_native_logs():
+                self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        except (RuntimeError, ValueError, OSError) as e:  # a truncated or foreign .task file
+            from .assets import INSTALL_HINT
+
+            raise AssetMissing(f"{model_path}: the face landmarker cannot be loaded ({type(e).__name__}); "
+                               f"{INSTALL_HINT} --force") from None
 
     def __enter__(self) -> "Detector":
         return self
