@@ -30,6 +30,18 @@ def _quad_scene(dtype=torch.float64):
     return pos, tri
 
 
+def test_contexts_in_one_process_do_not_draw_into_each_other(ctx):
+    # The overlay's, refinement's and a render's contexts live side by side; creating or releasing one must
+    # not leave another drawing into the wrong (or no) context: CI once read an uncleared buffer that way.
+    pos, tri = _quad_scene()
+    before = rasterize(ctx, pos, tri, (24, 32))
+    with RenderContext() as other:
+        assert torch.equal(rasterize(other, pos, tri, (24, 32)), before)
+        assert torch.equal(rasterize(ctx, pos, tri, (24, 32)), before)
+    assert torch.equal(rasterize(ctx, pos, tri, (24, 32)), before)  # after the other's release
+    assert (before[..., 3] > 0).any()
+
+
 def test_context_error_names_the_system_package():
     with pytest.raises(RenderUnavailable) as e:
         RenderContext(backend="no-such-backend")

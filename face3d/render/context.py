@@ -1,7 +1,9 @@
 """The GL context the rasteriser draws with: created once by the caller and passed to every op.
 
 A moderngl standalone context over EGL: headless on Mesa's llvmpipe, or a GPU's EGL driver where one exists.
-It owns the GL objects that are worth keeping between calls: the shader program, one framebuffer per
+GL calls go to whichever context is current on the thread, so every method makes this one current for its
+duration (several contexts in one process — the overlay's, refinement's, a render's — otherwise draw into
+each other's objects, or into nothing once another was released). It owns the GL objects that are worth keeping between calls: the shader program, one framebuffer per
 resolution, the per-corner constants of the last triangle list and the position buffer.
 """
 from __future__ import annotations
@@ -54,6 +56,10 @@ class RenderContext:
 
     def framebuffer(self, width: int, height: int):
         """The cached framebuffer of one resolution: an RGBA32F attachment and a depth buffer."""
+        with self.gl:
+            return self._framebuffer(width, height)
+
+    def _framebuffer(self, width: int, height: int):
         fbo = self._fbos.get((width, height))
         if fbo is None:
             colour = self.gl.renderbuffer((width, height), components=4, dtype="f4")
@@ -70,14 +76,16 @@ class RenderContext:
             f = tri.shape[0]
             corner = np.tile(np.array([[1, 0], [0, 1], [0, 0]], np.float32), (f, 1))
             ids = np.repeat(np.arange(1, f + 1, dtype=np.float32), 3)[:, None]
-            self._const = self._upload(self._const, np.concatenate([corner, ids], 1))
+            with self.gl:
+                self._const = self._upload(self._const, np.concatenate([corner, ids], 1))
             self._flat = tri.detach().reshape(-1).long()
             self._tri_key = key
         return self._flat
 
     def set_positions(self, corners: torch.Tensor) -> None:
         """Upload the clip-space positions of every triangle corner: float32 ``[3F,4]`` contiguous."""
-        self._pos = self._upload(self._pos, corners.numpy())
+        with self.gl:
+            self._pos = self._upload(self._pos, corners.numpy())
 
     def _upload(self, buf, data: np.ndarray):
         data = data.tobytes()
@@ -91,11 +99,15 @@ class RenderContext:
 
     def draw(self, width: int, height: int, out: np.ndarray, cull_backfaces: bool = False) -> None:
         """Rasterise the uploaded corners into ``out [H,W,4] float32`` (see ``rasterize``)."""
+        with self.gl:
+            self._draw(width, height, out, cull_backfaces)
+
+    def _draw(self, width: int, height: int, out: np.ndarray, cull_backfaces: bool) -> None:
         mgl = self._moderngl
         if self._vao is None:
             self._vao = self.gl.vertex_array(self.program, [(self._pos, "4f", "pos"),
                                                             (self._const, "2f 1f", "corner", "triangle")])
-        fbo = self.framebuffer(width, height)
+        fbo = self._framebuffer(width, height)
         fbo.use()
         self.gl.enable(mgl.DEPTH_TEST)
         if cull_backfaces:
@@ -117,6 +129,11 @@ class RenderContext:
 
     def release(self) -> None:
         """Free the GL context and everything made in it."""
+        with self.gl:
+            self._release_objects()
+        self.gl.release()
+
+    def _release_objects(self) -> None:
         for fbo in self._fbos.values():
             for a in (*fbo.color_attachments, fbo.depth_attachment):
                 a.release()
@@ -125,7 +142,6 @@ class RenderContext:
         for obj in (self._vao, self._pos, self._const, self.program):
             self._release(obj)
         self._vao = self._pos = self._const = None
-        self.gl.release()
 
     def __enter__(self) -> "RenderContext":
         return self

@@ -123,6 +123,7 @@ def render_file(path, output, audio=None, size: int = 512, view: str = "front", 
     state = home_view(scene, "front" if view == "turntable" else view)
     _background(background, scene, state)
     gl = offscreen_context()
+    gl.__enter__()  # current for this render: another context in the process may have been made current since
     renderer = SceneRenderer(gl, scene)
     try:
         with atomic_files([output], overwrite) as (tmp,):
@@ -136,6 +137,7 @@ def render_file(path, output, audio=None, size: int = 512, view: str = "front", 
                 _write_mp4(tmp, renderer, state, size, rate, n, samples, view == "turntable", progress)
     finally:
         renderer.release()
+        gl.__exit__(None, None, None)
         gl.release()
     return output
 
