@@ -21,6 +21,19 @@ def test_every_package_folder_is_listed_for_the_wheel():
     assert found <= listed, sorted(found - listed)
 
 
+def test_readme_layout_table_matches_the_tree():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Layout"):readme.index("## Benchmarks and evaluation")]
+    named = set(re.findall(r"`([\w/.]+)`", table))
+    tree = {f"face3d/{p.name}" for p in (ROOT / "face3d").glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    tree |= {f"face3d/{p.name}/" for p in (ROOT / "face3d").iterdir() if (p / "__init__.py").is_file()}
+    assert not tree - named, f"README's layout table misses {sorted(tree - named)}"
+    stale = {n for n in named if n.startswith("face3d/") and not (ROOT / n).exists()}
+    assert not stale, f"README's layout table names what no longer exists: {sorted(stale)}"
+
+
 def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
