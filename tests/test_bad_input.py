@@ -282,9 +282,25 @@ def _float_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> None:
                      b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data)
 
 
-@pytest.mark.parametrize("case", ["nan", "inf", "rate1", "empty", "fifo", "folder", "truncated", "text"])
+def _encoded(path: Path, samples: np.ndarray, codec: str, rate: int) -> None:
+    """``samples`` at 16 kHz encoded with ffmpeg's ``codec`` (libmp3lame writes a Xing/Info header)."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None].astype(np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 16000
+        for f in av.AudioResampler(format=s.codec_context.format.name, layout="mono", rate=rate).resample(frame):
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+
+
+@pytest.mark.parametrize("case", ["nan", "inf", "rate1", "empty", "fifo", "folder", "truncated", "text",
+                                  "truncated.mp3", "truncated.ogg"])
 def test_bad_audio(sandbox, capfd, case):
-    clip = sandbox / f"{case}.wav"
+    clip = sandbox / (case if "." in case else f"{case}.wav")
     t = np.arange(16000) / 16000
     if case in ("nan", "inf"):
         x = 0.3 * np.sin(2 * np.pi * 220 * t)
@@ -301,6 +317,11 @@ def test_bad_audio(sandbox, capfd, case):
     elif case == "truncated":
         _wav(clip, 0.3 * np.sin(2 * np.pi * 220 * np.arange(48000) / 16000), 16000)
         clip.write_bytes(clip.read_bytes()[:30000])
+    elif case in ("truncated.mp3", "truncated.ogg"):  # ffmpeg decodes the first half without complaint
+        x = 0.3 * np.sin(2 * np.pi * 220 * np.arange(48000) / 16000)
+        _encoded(clip, x, "libmp3lame" if case.endswith("mp3") else "libopus", 16000 if case.endswith("mp3") else 48000)
+        data = clip.read_bytes()
+        clip.write_bytes(data[:len(data) // 2])
     else:
         clip.write_text("hello")
     before = snapshot(sandbox)
@@ -309,6 +330,8 @@ def test_bad_audio(sandbox, capfd, case):
     code, err = run(capfd, "animate", "--audio", clip.name, *outputs)
     assert time.perf_counter() - t0 < 30
     assert code == 1 and clip.name in one_line(err)
+    if case.startswith("truncated"):
+        assert "truncated" in one_line(err)
     assert_unchanged(before, snapshot(sandbox))
 
 

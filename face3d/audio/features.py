@@ -36,6 +36,60 @@ def _wav_header_samples(path: str) -> int | None:
         return None
 
 
+def _mp3_header_samples(path: str) -> int | None:
+    """16 kHz samples an MP3's Xing/Info/VBRI frame-count header promises, else None (without one,
+    ffmpeg's duration is a bitrate estimate and proves nothing)."""
+    with open(path, "rb") as f:
+        head = f.read(10)
+        skip = 0
+        if head[:3] == b"ID3" and len(head) == 10:  # ID3v2 tag: a 28-bit "syncsafe" size
+            skip = 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | head[9] & 0x7F)
+        f.seek(skip)
+        first = f.read(4096)
+    if not (len(first) > 4 and first[0] == 0xFF and first[1] & 0xE0 == 0xE0):
+        return None
+    if not any(tag in first[:200] for tag in (b"Xing", b"Info", b"VBRI")):
+        return None
+    seconds = audio_duration(path)
+    return int(seconds * SAMPLE_RATE) if seconds > 0 else None
+
+
+def _ogg_is_complete(path: str) -> bool:
+    """Whether an Ogg file ends with a whole page flagged end-of-stream (a cut file ends mid-page or
+    before its last page; ffmpeg then stops quietly at the last whole one)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 65307 - 4))  # the largest possible Ogg page, and a little
+        tail = f.read()
+    at = tail.rfind(b"OggS")
+    if at < 0 or len(tail) < at + 27:
+        return False
+    n = tail[at + 26]
+    if len(tail) < at + 27 + n:
+        return False
+    body = sum(tail[at + 27:at + 27 + n])
+    return bool(tail[at + 5] & 0x04) and at + 27 + n + body == len(tail)
+
+
+def _check_complete(path: str, total: int) -> None:
+    """BadInput when a file is shorter than its own header says (ffmpeg decodes a cut file's first part
+    without complaint): WAV and MP3 frame counts, Ogg's end-of-stream page."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"OggS":
+        if not _ogg_is_complete(path):
+            raise _bad(path, f"truncated Ogg file: it ends before its last page ({total / SAMPLE_RATE:.2f} s decoded)")
+        return
+    promised, kind = _wav_header_samples(path), "WAV"
+    if promised is None:
+        promised, kind = _mp3_header_samples(path), "MP3"
+    # WAV: to the sample (10 ms slack); MP3: its frame count rounds to frames and encoder padding.
+    slack = SAMPLE_RATE // 100 if kind == "WAV" else SAMPLE_RATE // 10
+    if promised is not None and total < promised - slack:
+        raise _bad(path, f"truncated {kind}: header promises {promised / SAMPLE_RATE:.2f} s, "
+                         f"file holds {total / SAMPLE_RATE:.2f} s")
+
+
 def audio_duration(path) -> float:
     """Duration in seconds that the container declares (0.0 if unknown); for progress bars."""
     try:
@@ -120,10 +174,7 @@ def iter_audio(path, chunk_seconds: float = 10.0, max_seconds: float = MAX_SECON
         total += held
     if total == 0:
         raise _bad(path, "no audio samples")
-    promised = _wav_header_samples(path)
-    if promised is not None and total < promised - SAMPLE_RATE // 100:
-        raise _bad(path, f"truncated WAV: header promises {promised / SAMPLE_RATE:.2f} s, "
-                         f"file holds {total / SAMPLE_RATE:.2f} s")
+    _check_complete(path, total)
 
 
 def load_audio(path) -> np.ndarray:
