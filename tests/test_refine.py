@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pygltflib
+from PIL import Image
 import pytest
 
 from face3d import texture as tx
@@ -47,6 +48,11 @@ def test_fit_writes_refined_outputs(astronaut_fit):
     assert "map_Kd" in (astronaut_fit / "mesh.mtl").read_text()
     g = pygltflib.GLTF2.load(str(astronaut_fit / "mesh.glb"))
     assert g.images and g.materials[0].pbrMetallicRoughness.baseColorTexture is not None
+    assert (astronaut_fit / "mesh.glb").stat().st_size <= 6_000_000  # the exchange issue's budget, texture included
+    from face3d.formats.scene import read_scene  # the embedded (JPEG) texture reads back as the albedo
+
+    albedo = np.asarray(Image.open(astronaut_fit / "albedo.png").convert("RGB")).astype(np.float32)
+    assert np.abs(read_scene(astronaut_fit / "mesh.glb").texture.astype(np.float32) - albedo).mean() < 2.0
 
 
 def test_albedo_skin_has_no_black_or_background(astronaut_fit, model):
