@@ -69,7 +69,13 @@ def run(capfd, *args) -> tuple[int, str]:
         code = main([str(a) for a in args])
     except SystemExit as e:  # argparse
         code = e.code
-    return code, capfd.readouterr().err
+    err = capfd.readouterr().err
+    if os.environ.get("FACE3D_CASE_LOG"):  # the table of cases, exit codes and messages for a report
+        with open(os.environ["FACE3D_CASE_LOG"], "a") as log:
+            line = err.strip().splitlines()[-1] if err.strip() else ""
+            log.write(f"{os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}\t{' '.join(map(str, args))}"
+                      f"\t{code}\t{line}\n")
+    return code, err
 
 
 def one_line(err: str) -> str:
