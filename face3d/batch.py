@@ -25,10 +25,13 @@ from .formats.atomic import (MARKER, atomic_file, check_output_dir, clean_stale,
 SUMMARY = "summary.json"
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...]) -> list[Path]:
+def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...],
+                  whole: Callable[[Path], bool] | None = None) -> list[Path]:
     """Files as given; folders expand to their files with ``suffixes`` (sorted, not recursive);
     ``@list.txt`` reads one path per line (relative to the list's folder; blank and # lines skipped).
-    The same file reached twice counts once. Raises BadInput for a missing path or when nothing is left."""
+    ``whole(folder)``: true for a named folder that is one input itself (a folder of video frames), not
+    a folder of inputs. The same file reached twice counts once. Raises BadInput for a missing path
+    or when nothing is left."""
     out: list[Path] = []
     for raw in inputs:
         text = str(raw)
@@ -39,12 +42,14 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], suffixes: tuple[str, ...]
             except (OSError, UnicodeDecodeError) as e:
                 raise BadInput(f"{lst}: cannot read the input list ({type(e).__name__})") from None
             entries = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-            out += expand_inputs([p if Path(p).is_absolute() else lst.parent / p for p in entries], suffixes)
+            out += expand_inputs([p if Path(p).is_absolute() else lst.parent / p for p in entries], suffixes, whole)
             continue
         item = Path(raw)
         if text == "":
             raise BadInput("an input path is empty")
-        if item.is_dir():
+        if item.is_dir() and whole is not None and whole(item):
+            out.append(item)
+        elif item.is_dir():
             out += sorted(p for p in item.iterdir() if p.suffix.lower() in suffixes and p.is_file())
         elif item.exists():
             if not item.is_file():
@@ -106,10 +111,12 @@ def run_item(work: str, source: str, dest: str, overwrite: bool, options: dict) 
 
 def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = False, overwrite: bool = False,
         options: dict | None = None, engine: str = "local", address: str | None = None, progress: bool = True,
-        label: str = "working", suffix: str = "", on_error: Callable[[dict], None] | None = None) -> list[dict]:
+        label: str = "working", suffix: str = "", on_error: Callable[[dict], None] | None = None,
+        kind: str = "fit") -> list[dict]:
     """Run ``work`` over ``inputs`` into ``root`` (see the module docstring); returns the records.
 
-    ``single``: one input whose output is ``root`` itself (no summary; its error is raised). ``suffix``:
+    ``single``: one input whose output is ``root`` itself (no summary; its error is raised; ``kind``: the
+    marker kind of that folder, e.g. "fit" or "track", which may be resumed or replaced). ``suffix``:
     added to each item's name (items that are files, e.g. ".glb"; "" for folders). ``on_error(record)`` is
     called as each failure happens. ``engine``: "local" (this process) or "ray" (``address`` or a local
     cluster).
@@ -124,7 +131,7 @@ def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = F
         require_ray(address)
     if single:
         if not suffix:
-            state = check_output_dir(root, inputs, overwrite, kinds=("fit",))
+            state = check_output_dir(root, inputs, overwrite, kinds=(kind,))
             if state == "own" and not overwrite:
                 raise _exists(root)
         t0 = time.perf_counter()

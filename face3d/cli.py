@@ -279,26 +279,33 @@ def _cmd_render(args) -> int:
 def _add_track(sub) -> None:
     p = sub.add_parser("track", help="track a face through a video: one identity, per-frame expression and head "
                                      "pose (anim.glb, anim.csv, params.npz, overlay.mp4)")
-    p.add_argument("video", nargs="?", metavar="VIDEO", help="a video file (mp4, mov, webm, mkv, ...) or a folder of frames")
-    p.add_argument("-o", "--output", metavar="DIR", help="output folder (new or empty)")
+    p.add_argument("video", nargs="*", metavar="VIDEO",
+                   help="a video file (mp4, mov, webm, mkv, ...) or a folder of frames; several, a folder of "
+                        "videos or @list.txt make a batch (DIR/<name>/ each, DIR/summary.json)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="output folder (new or empty; a batch: one sub-folder per clip, by file name)")
     p.add_argument("--face", type=int, default=0, metavar="N", help="which face: 0 = the largest (default), 1 = the next, ...")
     p.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 30)")
     p.add_argument("--no-overlay", dest="overlay", action="store_false", help="skip overlay.mp4 (faster)")
     p.add_argument("--camera", type=int, metavar="INDEX", help="track a webcam live in the viewer instead of a file")
-    p.add_argument("--overwrite", action="store_true", help="replace face3d's own earlier output in DIR")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace face3d's own earlier output in DIR; without it a batch resumes")
+    _add_engine(p)
     p.set_defaults(run=_cmd_track)
 
 
 def _cmd_track(args) -> int:
-    from .track import BadVideo, camera_unavailable, track_video
+    from .batch import print_records
+    from .track import BadVideo, camera_unavailable, track_files
     if args.camera is not None:
         missing = camera_unavailable(args.camera)
         raise BadVideo(missing or f"camera {args.camera}: live tracking in the viewer is not available yet")
     if not args.video or not args.output:
         raise BadInput("give VIDEO and -o DIR (or --camera INDEX)")
-    print(track_video(args.video, args.output, face=args.face, overlay=args.overlay, overwrite=args.overwrite,
-                      fps=args.fps))
-    return 0
+    records = track_files(args.video, args.output, overwrite=args.overwrite, engine=args.engine,
+                          address=args.address, on_error=_skipped, face=args.face, overlay=args.overlay,
+                          fps=args.fps)
+    return print_records(records)
 
 
 # ---------------------------------------------------------------------------------------------- main

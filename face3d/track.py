@@ -2,6 +2,7 @@
 
     result = track("clip.mp4")                 # Track: identity, per-frame parameters, frame times
     save_track(result, "out/", video="clip.mp4")   # anim.glb, anim.csv, params.npz, overlay.mp4
+    track_files(["a.mp4", "clips/"], "out/")        # a batch (face3d.batch): out/<name>/ per clip, summary.json
 
 Stages (eos-style small steps, the photo solver's pieces where they fit):
 1. detect: MediaPipe's Face Landmarker in VIDEO mode (its own temporal tracking), one face followed
@@ -767,3 +768,69 @@ def one_blas_thread():
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+# Suffixes a folder is searched for when it is a batch of videos (files named one by one may have any).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                  ".flv", ".wmv", ".3gp", ".ogv")
+
+
+def is_frame_folder(path: Path) -> bool:
+    """True for a folder that holds image frames (``formats.video.IMAGE_SUFFIXES``): one clip, not a batch."""
+    from .formats.video import IMAGE_SUFFIXES
+
+    try:
+        return path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in path.iterdir())
+    except OSError:
+        return False
+
+
+def track_inputs(inputs: list) -> tuple[list[Path], bool]:
+    """``face3d track VIDEO...``'s clips and whether they are a single clip (output: the track folder
+    itself). A video file, or a folder of frames, is one clip; several of them, a folder of videos (not
+    searched further down) and ``@list.txt`` (whose lines may name frame folders too) make a batch
+    (``face3d.batch.expand_inputs``)."""
+    from . import batch
+
+    if not inputs:
+        raise BadInput("give VIDEO and -o DIR (or --camera INDEX)")
+    if any(str(i) == "" for i in inputs):
+        raise BadInput("an input path is empty")
+    if len(inputs) == 1 and not str(inputs[0]).startswith("@"):
+        first = Path(inputs[0])
+        if not first.exists():
+            raise BadVideo(f"{first}: no such file or folder")
+        if first.is_file() or is_frame_folder(first):
+            return [first], True
+        if first.is_dir() and not any(p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() for p in first.iterdir()):
+            from .formats.video import IMAGE_SUFFIXES
+
+            raise BadVideo(f"{first}: the folder holds no frames ({', '.join(IMAGE_SUFFIXES)}) and no videos "
+                           f"({', '.join(VIDEO_SUFFIXES)})")
+    return batch.expand_inputs(inputs, VIDEO_SUFFIXES, whole=is_frame_folder), False
+
+
+def track_item(video: str, folder: str, overwrite: bool = False, progress: bool = False, **options) -> str:
+    """One batch item (the work function of ``face3d.batch``): ``track_video`` into ``folder``, without
+    progress bars. ``options``: those of ``track_video`` (face, overlay, fps)."""
+    return str(track_video(video, folder, overwrite=overwrite, progress=progress, **options))
+
+
+def track_files(inputs: list, output, overwrite: bool = False, engine: str = "local", address: str | None = None,
+                progress: bool = True, on_error=None, **options) -> list[dict]:
+    """Track many clips (video files, folders of videos, folders of frames, ``@list.txt``) into
+    ``output/<name>/`` (``track_video``'s folder each) and ``output/summary.json`` (``face3d.batch``:
+    resumable, one bad clip never stops the rest). One video file or one folder of frames: ``output``
+    is its track folder, as ``track_video``. ``options``: face, overlay, fps. Returns the batch records."""
+    from . import batch
+
+    if options.get("face", 0) < 0:  # one line now, not one per item
+        raise BadInput(f"--face {options['face']}: faces are numbered from 0 (the largest)")
+    clips, single = track_inputs(inputs)
+    if single:
+        options = {**options, "progress": progress}
+    return batch.run(clips, "face3d.track:track_item", output, single=single, kind="track", overwrite=overwrite,
+                     options=options, engine=engine, address=address, progress=progress, label="tracking",
+                     on_error=on_error)

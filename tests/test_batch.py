@@ -1,4 +1,5 @@
-"""Batches (face3d.batch): summary, resume, error isolation, names; the Ray engine on a real local cluster."""
+"""Batches (face3d.batch): summary, resume, error isolation, names; the Ray engine on a real local cluster;
+`face3d track` batches (local and Ray, the same bytes)."""
 from __future__ import annotations
 
 import json
@@ -233,3 +234,129 @@ def test_ray_cluster_same_outputs_with_a_worker_killed(cluster, shared, tmp_path
     r = run_cli("fit", f"@{lst}", "-o", tmp_path / "none", "--engine", "ray", "--address", f"127.0.0.1:{_free_port()}")
     assert r.returncode == 3 and len(r.stderr.strip().splitlines()) == 1 and "no Ray cluster" in r.stderr, r.stderr
     assert not (tmp_path / "none").exists()
+
+
+# ---------------------------------------------------------------------------------------------- face3d track
+
+def _no_face_video(path: Path) -> None:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width = s.height = 64
+        s.pix_fmt = "yuv420p"
+        for i in range(5):
+            fr = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 * i, np.uint8), format="rgb24")
+            fr.pts = i
+            for pkt in s.encode(fr):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+
+
+@pytest.fixture(scope="module")
+def track_clips(tmp_path_factory, shared):
+    """Two short real inputs (1 s of a clip with its sound; 20 frames of another as a folder of PNGs), a
+    text file named .mp4 and a video without a face; ``list.txt`` names all four."""
+    from PIL import Image
+
+    from face3d.formats.video import open_video, read_audio, video_writer
+
+    root = tmp_path_factory.mktemp("track")
+    src = shared / "video" / "tpsmm_driving.mp4"
+    info = open_video(src).info
+    w, h = info.width // 2 * 2, info.height // 2 * 2
+    audio = read_audio(src)
+    writer = video_writer(root / "talk.mp4", w, h, info.fps, (audio[0][:, :audio[1]], audio[1], audio[2]))
+    for t, rgb in open_video(src).frames():
+        if t >= 1.0:
+            break
+        writer.add(rgb[:h, :w], t)
+    writer.close()
+    (root / "frames").mkdir()
+    for i, (_, rgb) in enumerate(open_video(shared / "video" / "liveportrait_d3.mp4").frames()):
+        if i == 20:
+            break
+        Image.fromarray(rgb).save(root / "frames" / f"{i:04d}.png")
+    (root / "broken.mp4").write_text("not a video\n")
+    _no_face_video(root / "blank.mp4")
+    (root / "list.txt").write_text("talk.mp4\nframes\nbroken.mp4\nblank.mp4\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def track_local(track_clips, tmp_path_factory):
+    """The local engine's batch over ``track_clips``' list: (output folder, its CompletedProcess)."""
+    out = tmp_path_factory.mktemp("track-local") / "out"
+    return out, run_cli("track", f"@{track_clips / 'list.txt'}", "-o", out)
+
+
+def test_track_inputs_frames_folder_is_one_clip(tmp_path):
+    from face3d.errors import BadInput
+    from face3d.track import BadVideo, track_inputs
+
+    frames, videos, empty = tmp_path / "frames", tmp_path / "videos", tmp_path / "empty"
+    for d in (frames, videos, empty):
+        d.mkdir()
+    (frames / "0001.png").write_bytes(b"")
+    for n in ("b.mp4", "a.MOV", "notes.txt"):
+        (videos / n).write_bytes(b"")
+    (videos / "sub").mkdir()
+    assert track_inputs([frames]) == ([frames], True)
+    assert track_inputs([videos / "b.mp4"]) == ([videos / "b.mp4"], True)
+    assert track_inputs([videos]) == ([videos / "a.MOV", videos / "b.mp4"], False)
+    assert track_inputs([frames, videos / "b.mp4"]) == ([frames, videos / "b.mp4"], False)
+    (tmp_path / "l.txt").write_text("frames\nvideos/b.mp4\n")
+    assert track_inputs([f"@{tmp_path / 'l.txt'}"]) == ([frames, videos / "b.mp4"], False)
+    with pytest.raises(BadVideo, match="no frames .* and no videos"):
+        track_inputs([empty])
+    with pytest.raises(BadVideo, match="no such file"):
+        track_inputs([tmp_path / "missing.mp4"])
+    with pytest.raises(BadInput, match="empty"):
+        track_inputs([""])
+
+
+def test_track_batch_local_isolates_bad_clips_and_resumes(track_clips, track_local):
+    out, r = track_local
+    assert r.returncode == 2, r.stderr  # the worst failure: an unreadable video / no face, exit 2
+    skipped = [ln for ln in r.stderr.splitlines() if ln.startswith("face3d: skipped:")]
+    assert len(skipped) == 2 and "broken.mp4: not a readable video" in skipped[0] and "blank.mp4: no face" in skipped[1]
+    assert r.stdout.split() == [str(out / "talk"), str(out / "frames")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"done": 2, "skipped": 0, "failed": 2, "pending": 0}
+    assert [i["status"] for i in summary["items"]] == ["done", "done", "failed", "failed"]
+    assert [i["exit_code"] for i in summary["items"]] == [0, 0, 2, 2]
+    assert sorted(p.name for p in out.iterdir()) == [".face3d-output", "frames", "summary.json", "talk"]
+    for name in ("talk", "frames"):
+        assert {p.name for p in (out / name).iterdir()} == {".face3d-output", "anim.glb", "anim.csv", "params.npz",
+                                                             "overlay.mp4"}
+    import numpy as np
+
+    assert len(np.load(out / "frames" / "params.npz")["times"]) == 20
+
+    # a re-run skips the finished clips and retries the failed ones (still failing)
+    before = {n: (out / n / "anim.glb").stat().st_mtime_ns for n in ("talk", "frames")}
+    r = run_cli("track", f"@{track_clips / 'list.txt'}", "-o", out)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout.split() == [str(out / "talk"), str(out / "frames")]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [i["status"] for i in summary["items"]] == ["skipped", "skipped", "failed", "failed"]
+    assert {n: (out / n / "anim.glb").stat().st_mtime_ns for n in ("talk", "frames")} == before
+
+
+def test_track_batch_ray_same_bytes(cluster, track_clips, track_local, tmp_path):
+    address, env, _ = cluster
+    local, r = track_local
+    assert r.returncode == 2, r.stderr
+    out = tmp_path / "ray"
+    r = run_cli("track", f"@{track_clips / 'list.txt'}", "-o", out, "--engine", "ray", "--address", address, env=env)
+    assert r.returncode == 2, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [i["status"] for i in summary["items"]] == ["done", "done", "failed", "failed"]
+    assert [i["error"] for i in summary["items"]] == [i["error"] for i in
+                                                     json.loads((local / "summary.json").read_text())["items"]]
+    for name in ("talk", "frames"):
+        a, b = _files(local / name), _files(out / name)
+        assert a.keys() == b.keys() and {"anim.glb", "anim.csv", "params.npz", "overlay.mp4"} <= a.keys()
+        assert all(a[k] == b[k] for k in a), f"{name}: {[k for k in a if a[k] != b[k]]} differ"

@@ -1,9 +1,11 @@
-"""Batch throughput: items per second for the local engine and for Ray with 1 and 2 workers, for fit and
-animate, and Ray's own cost per item (a no-op item).
+"""Batch throughput: items per second for the local engine and for Ray with 1 and 2 workers, for fit,
+animate and track, and Ray's own cost per item (a no-op item).
 
-    nice .venv/bin/python tools/bench_batch.py [--faces N] [--clips N] [--workers 1,2]
+    nice .venv/bin/python tools/bench_batch.py [--faces N] [--clips N] [--videos N --seconds S] [--workers 1,2]
+        [--work fit,animate,track,no-op]
 
-Inputs: ``../shared/faces`` (photos) and ``../shared/speech/arctic/slt`` (clips) or $FACE3D_SHARED. Each
+Inputs: ``../shared/faces`` (photos), ``../shared/speech/arctic/slt`` (clips) and ``../shared/video``
+(videos, each cut to its first ``--seconds``; tracked without the overlay video) or $FACE3D_SHARED. Each
 Ray run gets a fresh local cluster of that many CPUs; its start-up is reported apart, the batch time
 includes the workers loading their assets (once each). Outputs go to a temporary folder.
 """
@@ -40,11 +42,36 @@ def batch_seconds(inputs, work, engine, options=None, suffix="") -> float:
     return seconds
 
 
+def cut_videos(videos: list[Path], seconds: float, folder: Path) -> list[Path]:
+    """The first ``seconds`` of each video (re-encoded with its sound, even frame size) in ``folder``."""
+    from face3d.formats.video import open_video, read_audio, video_writer
+
+    out = []
+    for src in videos:
+        info = open_video(src).info
+        w, h = info.width // 2 * 2, info.height // 2 * 2
+        audio = read_audio(src)
+        if audio is not None:
+            audio = (audio[0][:, :int(seconds * audio[1])], audio[1], audio[2])
+        dest = folder / src.name
+        writer = video_writer(dest, w, h, info.fps, audio)
+        for t, rgb in open_video(src).frames():
+            if t >= seconds:
+                break
+            writer.add(rgb[:h, :w], t)
+        writer.close()
+        out.append(dest)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--faces", type=int, default=11)
     ap.add_argument("--clips", type=int, default=8)
+    ap.add_argument("--videos", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=3.0, help="length each video is cut to")
     ap.add_argument("--noop", type=int, default=200)
+    ap.add_argument("--work", default="fit,animate,track,no-op", help="which batches to time")
     ap.add_argument("--workers", default="1,2")
     args = ap.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -54,9 +81,14 @@ def main() -> None:
     dummies = [tmp / f"n{i:04d}.txt" for i in range(args.noop)]
     for d in dummies:
         d.write_text("")
+    work = args.work.split(",")
+    videos = sorted((SHARED / "video").glob("*.mp4"))[:args.videos] if "track" in work else []
+    videos = cut_videos(videos, args.seconds, tmp)
     jobs = [("fit", photos, "face3d.pipeline:fit_item", {}, ""),
             ("animate", clips, "face3d.animate:animate_item", {}, ".glb"),
+            ("track", videos, "face3d.track:track_item", {"overlay": False}, ""),
             ("no-op", dummies, "bench_batch:noop_item", {}, ".out")]
+    jobs = [j for j in jobs if j[0] in work]
     rows = []
     for name, inputs, work, options, suffix in jobs:
         if name != "no-op":  # the local engine in a fresh process would load the assets once, as here
