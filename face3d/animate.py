@@ -72,13 +72,43 @@ def face_identity(face) -> np.ndarray | None:
     return identity
 
 
+def face_texture(face) -> bytes | None:
+    """PNG bytes of ``face``'s albedo (a refined fit folder's ``albedo.png``, a refined ``FitResult``'s
+    albedo), or None: the GLB then carries the skin material."""
+    if face is None:
+        return None
+    if isinstance(face, (str, os.PathLike)):
+        from face3d.formats.fitdir import read_albedo
+
+        return read_albedo(face)
+    albedo = getattr(face, "albedo", None)
+    if albedo is None:
+        return None
+    from face3d.texture import png_bytes
+
+    return png_bytes(albedo)
+
+
+def _write_face_glb(path: Path, model, identity, curves, targets: str, name: str, texture: bytes | None) -> None:
+    """The animated GLB of ``identity [100]`` (None: the mean face) playing ``curves``."""
+    from face3d.formats.gltf import write_glb
+
+    with torch.no_grad():
+        ident = None if identity is None else torch.from_numpy(identity)[None].to(model.neutral.dtype)
+        vertices = model.blend(ident)[0].float().numpy()
+    tongue = 0.0 if curves.tongue is None else float(curves.tongue[0])
+    write_glb(path, vertices, model, curves.weights[0], curves, targets=targets, tongue=tongue, animation_name=name,
+              texture=texture)
+
+
 def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int = 0,
             progress: bool = True, overwrite: bool = False, model=None, emotion="neutral",
-            intensity: float = 0.7, head: bool = True, targets: str = "arkit") -> list[Path]:
+            intensity: float = 0.7, head: bool = True, targets: str = "arkit", texture: bytes | None = None
+            ) -> list[Path]:
     """Run speech -> face on ``audio_path`` and write the requested outputs together (all or none);
-    returns their paths. Outputs, the face and the assets are checked before any audio is decoded."""
+    returns their paths. Outputs, the face and the assets are checked before any audio is decoded.
+    ``texture``: PNG albedo for the GLB (default: ``face``'s, when it was refined)."""
     from face3d.formats.atomic import atomic_files, check_output_file, distinct, output_path
-    from face3d.formats.gltf import write_glb
     from face3d.formats.livelink import write_csv
 
     if fps not in (30, 60):
@@ -99,6 +129,7 @@ def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int 
         if p is not None:
             check_output_file(p, overwrite, inputs=[Path(audio_path)])
     identity = face_identity(face)
+    texture = texture if texture is not None else face_texture(face)
     if glb is not None:
         from face3d.model import load_model
 
@@ -107,15 +138,11 @@ def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int 
 
     Emotion(emotion, intensity)  # bad emotion/intensity: one line before any audio is decoded
     curves = speech_curves(audio_path, fps, seed, progress, emotion, intensity, head)
-    weights = curves.weights  # curves.head: for the writers' head joint / Live Link head columns
     paths = [p for p in outputs if p is not None]
     with atomic_files(paths, overwrite) as tmps:
         out = dict(zip(paths, tmps))
         if glb is not None:
-            with torch.no_grad():
-                ident = None if identity is None else torch.from_numpy(identity)[None].to(model.neutral.dtype)
-                vertices = model.blend(ident)[0].float().numpy()
-            write_glb(out[glb], vertices, model, weights[0], curves, targets=targets, animation_name="speech")
+            _write_face_glb(out[glb], model, identity, curves, targets, "speech", texture)
         if csv is not None:
             write_csv(out[csv], curves)
     return paths
@@ -127,7 +154,6 @@ def animate_curves(curves_path, glb=None, csv=None, face=None, targets: str = "a
     played on ``face`` (as in ``animate``): the GLB animates the weights and, through the joints, the
     head and eyes; ``csv`` writes the curves back in face3d's layout. Returns the paths written."""
     from face3d.formats.atomic import atomic_files, check_output_file, distinct, output_path
-    from face3d.formats.gltf import write_glb
     from face3d.formats.livelink import read_csv, write_csv
 
     outputs = [output_path(p) if p is not None else None for p in (glb, csv)]
@@ -143,6 +169,7 @@ def animate_curves(curves_path, glb=None, csv=None, face=None, targets: str = "a
         if p is not None:
             check_output_file(p, overwrite, inputs=[Path(curves_path)])
     identity = face_identity(face)
+    texture = face_texture(face)
     curves = read_csv(curves_path)
     paths = [p for p in outputs if p is not None]
     with atomic_files(paths, overwrite) as tmps:
@@ -150,12 +177,7 @@ def animate_curves(curves_path, glb=None, csv=None, face=None, targets: str = "a
         if glb is not None:
             from face3d.model import load_model
 
-            model = model or load_model()
-            with torch.no_grad():
-                ident = None if identity is None else torch.from_numpy(identity)[None].to(model.neutral.dtype)
-                vertices = model.blend(ident)[0].float().numpy()
-            write_glb(out[glb], vertices, model, curves.weights[0], curves, targets=targets,
-                      tongue=float(curves.tongue[0]), animation_name="capture")
+            _write_face_glb(out[glb], model or load_model(), identity, curves, targets, "capture", texture)
         if csv is not None:
             write_csv(out[csv], curves)
     return paths
@@ -184,5 +206,5 @@ def animate_files(inputs: list, output, csv: bool = False, face=None, overwrite:
     files = batch.expand_inputs(inputs, AUDIO_SUFFIXES)
     identity = face_identity(face)  # a bad --face is one error now, not one per item
     return batch.run(files, "face3d.animate:animate_item", output, overwrite=overwrite,
-                     options={"csv": csv, "face": identity, **options}, engine=engine, address=address,
+                     options={"csv": csv, "face": identity, "texture": face_texture(face), **options}, engine=engine, address=address,
                      progress=progress, label="animating", suffix=".glb", on_error=on_error)

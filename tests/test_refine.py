@@ -79,3 +79,20 @@ def test_no_refine_keeps_landmark_outputs(shared, tmp_path):
     r = run_cli("fit", shared / "faces" / "takeo.png", "-o", tmp_path / "t", "--no-refine")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "t" / "mesh.glb").is_file() and not (tmp_path / "t" / "albedo.png").exists()
+
+
+def test_animating_a_refined_fit_carries_its_albedo(astronaut_fit, shared, tmp_path):
+    from face3d.formats.scene import read_scene
+
+    capture = shared / "animation" / "livelink" / "MySlate_166_iPhone_cal.csv"
+    r = run_cli("animate", "--curves", capture, "--face", astronaut_fit, "-o", tmp_path / "l.glb")
+    assert r.returncode == 0, r.stderr
+    albedo = np.asarray(Image.open(astronaut_fit / "albedo.png").convert("RGB")).astype(np.float32)
+    texture = read_scene(tmp_path / "l.glb").texture
+    assert texture is not None and np.abs(texture.astype(np.float32) - albedo).mean() < 2.0
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "params.json").write_bytes((astronaut_fit / "params.json").read_bytes())
+    (tmp_path / "bad" / "albedo.png").write_bytes(b"not a png")
+    r = run_cli("animate", "--curves", capture, "--face", tmp_path / "bad", "-o", tmp_path / "b.glb")
+    assert r.returncode == 1 and "albedo.png" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "b.glb").exists()

@@ -159,3 +159,27 @@ def read_fit(folder: str | Path):
             raise BadInput(f"{folder / 'albedo.png'}: not a readable PNG ({type(e).__name__})") from None
         result.albedo, result.lighting = albedo, lighting
     return result
+
+
+def read_albedo(folder: str | Path) -> bytes | None:
+    """The PNG bytes of the fit's ``albedo.png`` (the ``face3d.texture`` atlas), or None when the fit was
+    not refined. BadInput when it is there but not a PNG of the atlas's size."""
+    from PIL import Image
+
+    from ..texture import ATLAS_H, ATLAS_W
+
+    path = Path(folder) / "albedo.png"
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    try:
+        import io
+
+        with Image.open(io.BytesIO(data)) as im:
+            ok = im.format == "PNG" and im.size == (ATLAS_W, ATLAS_H)
+            im.load()
+    except Exception as e:  # PIL raises many kinds for damaged files
+        raise BadInput(f"{path}: not a readable PNG ({type(e).__name__})") from None
+    if not ok:
+        raise BadInput(f"{path}: not a {ATLAS_W}x{ATLAS_H} PNG albedo written by `face3d fit`")
+    return data
