@@ -37,6 +37,7 @@ MODEL_FILE = "ict_facekit.npz"
 LANDMARKER_FILE = "face_landmarker.task"
 
 INSTALL_HINT = "run `face3d assets install` (or `face3d assets install --from DIR` offline)"
+REINSTALL_HINT = "run `face3d assets install --force` (or `face3d assets install --force --from DIR` offline)"
 
 
 def home() -> Path:
@@ -48,6 +49,9 @@ def home() -> Path:
 
 def _installed(name: str, what: str) -> Path:
     p = home() / name
+    if home().exists() and not home().is_dir():
+        raise AssetMissing(f"{home()}: the assets folder (FACE3D_HOME) is a file, not a folder; "
+                           f"point FACE3D_HOME at a folder and {INSTALL_HINT}")
     if not p.is_file():
         raise AssetMissing(f"{what} is not installed in {home()}: {INSTALL_HINT}")
     return p

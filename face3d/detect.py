@@ -126,10 +126,10 @@ class Detector:
             with _quiet_native_logs():
                 self._landmarker = vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as e:  # a truncated or foreign .task file
-            from .assets import INSTALL_HINT
+            from .assets import REINSTALL_HINT
 
             raise AssetMissing(f"{model_path}: the face landmarker cannot be loaded ({type(e).__name__}); "
-                               f"{INSTALL_HINT} --force") from None
+                               f"{REINSTALL_HINT}") from None
 
     def __enter__(self) -> "Detector":
         return self

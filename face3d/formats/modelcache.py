@@ -23,7 +23,7 @@ def write_model_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def read_model_cache(path: Path) -> dict[str, np.ndarray]:
     """The cache's arrays. A truncated, corrupt or outdated cache raises ``AssetMissing`` naming the fix."""
-    from ..assets import INSTALL_HINT
+    from ..assets import INSTALL_HINT, REINSTALL_HINT
 
     try:
         with np.load(path) as z:
@@ -31,10 +31,10 @@ def read_model_cache(path: Path) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise AssetMissing(f"the ICT-FaceKit face model is not installed ({path}): {INSTALL_HINT}") from None
     except Exception as e:  # truncated or corrupt: zipfile.BadZipFile, EOFError, ValueError, OSError
-        raise AssetMissing(f"{path}: damaged model cache ({type(e).__name__}); {INSTALL_HINT} --force") from None
+        raise AssetMissing(f"{path}: damaged model cache ({type(e).__name__}); {REINSTALL_HINT}") from None
     missing = [k for k in REQUIRED if k not in arrays]
     if missing or int(arrays["format"]) != MODEL_FORMAT:
-        raise AssetMissing(f"{path}: outdated or incomplete model cache; {INSTALL_HINT} --force")
+        raise AssetMissing(f"{path}: outdated or incomplete model cache; {REINSTALL_HINT}")
     return arrays
 
 
