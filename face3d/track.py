@@ -595,8 +595,8 @@ def save_track(result: Track, folder, video=None, model=None, overwrite: bool = 
     with torch.no_grad():
         neutral = model.blend(torch.from_numpy(result.identity)[None].to(model.neutral.dtype))[0].float().numpy()
     with atomic_dir(folder, "track", overwrite) as tmp:
-        write_glb(tmp / "anim.glb", neutral, model, curves=curves, animation_name="track")
-        _add_head_translation(tmp / "anim.glb", result, neutral, model)
+        write_glb(tmp / "anim.glb", neutral, model, curves=curves, animation_name="track",
+                  root_motion=head_motion(result, neutral, model))
         write_csv(tmp / "anim.csv", curves)
         c = result.camera
         np.savez_compressed(tmp / "params.npz", times=result.times, identity=result.identity,
@@ -610,35 +610,16 @@ def save_track(result: Track, folder, video=None, model=None, overwrite: bool = 
     return Path(folder)
 
 
-def _add_head_translation(path: Path, result: Track, neutral: np.ndarray, model) -> None:
-    """Animate the ``rig`` node's translation so that the head moves as in the clip: the head joint turns
-    by R about its pivot p, so the rig moves by R p + t - p - t_ref (t_ref: the median translation, which
-    puts the face at the scene's origin). Metres.
-
-    Interim: ``formats.gltf.write_glb`` animates joint rotations only; this adds the channel to its file
-    until it takes a head translation itself."""
-    import pygltflib as gl
-
-    from .formats.gltf import _Buffer
+def head_motion(result: Track, neutral: np.ndarray, model) -> np.ndarray:
+    """The rig's translation per frame ``[T,3]`` (metres) that moves the head as in the clip: the head joint
+    turns by R about its pivot p, so the rig moves by R p + t - p - t_ref (t_ref: the median translation,
+    which puts the face at the scene's origin)."""
     from .rig import JOINT_NAMES, build_rig
 
     pivot = build_rig(neutral, model).joints[JOINT_NAMES.index("head")].astype(np.float64)
     rot = np.stack([rodrigues(w) for w in result.rotation.astype(np.float64)])
     t = result.translation.astype(np.float64)
-    move = (rot @ pivot) + t - pivot - np.median(t, 0)
-    g = gl.GLTF2.load(str(path))
-    buf = _Buffer(g)
-    buf.data = bytearray(g.binary_blob())
-    rig = next(i for i, node in enumerate(g.nodes) if node.name == "rig")
-    anim = g.animations[0]
-    t_acc = anim.samplers[0].input
-    out = buf.accessor((move / 100.0).astype(np.float32), gl.VEC3)
-    anim.samplers.append(gl.AnimationSampler(input=t_acc, output=out))
-    anim.channels.append(gl.AnimationChannel(sampler=len(anim.samplers) - 1,
-                                             target=gl.AnimationChannelTarget(node=rig, path="translation")))
-    g.buffers[0].byteLength = len(buf.data)
-    g.set_binary_blob(bytes(buf.data))
-    g.save_binary(str(path))
+    return ((rot @ pivot) + t - pivot - np.median(t, 0)) / 100.0
 
 
 OVERLAY_MAX_SIDE = 1280  # a 1080p clip's overlay is drawn at 1280 x 720

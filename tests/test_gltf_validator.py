@@ -23,7 +23,8 @@ def validate(*paths) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def glbs(tmp_path_factory, shared):
-    """GLBs as users make them: model export (two ways), a saved fit, speech animation, a capture import."""
+    """GLBs as users make them: model export (two ways), a saved fit, speech animation, a capture import,
+    a tracked clip."""
     import face3d
     from face3d.pipeline import save_fit
 
@@ -40,7 +41,19 @@ def glbs(tmp_path_factory, shared):
         assert r.returncode == 0, r.stderr
     image = shared / "faces" / "astronaut.png"
     save_fit(face3d.fit(image), out / "fit", image=image)
-    return [out / n for n in commands] + [out / "fit" / "mesh.glb"]
+    from PIL import Image
+
+    from face3d.formats.video import open_video
+
+    frames = out / "frames"  # 20 frames of a real clip: what `face3d track` writes (head translation too)
+    frames.mkdir()
+    for i, (_, rgb) in enumerate(open_video(shared / "video" / "liveportrait_d3.mp4").frames()):
+        if i == 20:
+            break
+        Image.fromarray(rgb).save(frames / f"{i:04d}.png")
+    r = run_cli("track", frames, "-o", out / "track", "--no-overlay")
+    assert r.returncode == 0, r.stderr
+    return [out / n for n in commands] + [out / "fit" / "mesh.glb", out / "track" / "anim.glb"]
 
 
 def test_validator_reports_no_errors_or_warnings(glbs):

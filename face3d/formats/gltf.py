@@ -140,14 +140,16 @@ def _embedded_image(png: bytes) -> tuple[bytes, str]:
 
 def write_glb(path: Path, vertices: np.ndarray, model, weights: np.ndarray | None = None,
               curves: Curves | None = None, targets: str = "arkit", tongue: float = 0.0, bake: bool = False,
-              animation_name: str = "animation", texture: bytes | None = None) -> None:
+              animation_name: str = "animation", texture: bytes | None = None,
+              root_motion: np.ndarray | None = None) -> None:
     """Write the face ``vertices [V,3]`` (cm, expression-free) as a GLB at ``path``.
 
     ``weights [53]`` ICT expression (+ ``tongue``, the tongueOut weight) becomes the mesh's default morph
     weights, or with ``bake`` is added into the stored mesh (default weights 0, for viewers that ignore
     default weights). ``targets``: ``arkit`` (52 ARKit names) or ``ict`` (ICT's 53 shapes). ``curves``
     adds one animation: morph weights and, through the joints, head (``curves.head``) and eye rotations
-    (``curves.eye_angles()``). ``texture``: PNG bytes of a ``face3d.texture`` albedo atlas, embedded as the
+    (``curves.eye_angles()``); ``root_motion [T,3]`` (metres, with ``curves``) moves the whole rig per frame
+    (a tracked head that moves in its clip). ``texture``: PNG bytes of a ``face3d.texture`` albedo atlas, embedded as the
     skin's baseColorTexture (UVs move into the atlas; an opaque one as JPEG, see ``_embedded_image``). Callers write to a temporary of ``formats.atomic``.
     """
     names = target_names(targets)
@@ -240,13 +242,14 @@ def write_glb(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
                           inverseBindMatrices=buf.accessor(ibm.reshape(len(JOINT_NAMES), 16), gl.MAT4))]
 
     if curves is not None:
-        _animation(buf, gltf, curves, targets, animation_name)
+        _animation(buf, gltf, curves, targets, animation_name, root_motion)
     gltf.buffers = [gl.Buffer(byteLength=len(buf.data))]
     gltf.set_binary_blob(bytes(buf.data))
     gltf.save_binary(str(path))
 
 
-def _animation(buf: _Buffer, gltf: gl.GLTF2, curves: Curves, targets: str, name: str) -> None:
+def _animation(buf: _Buffer, gltf: gl.GLTF2, curves: Curves, targets: str, name: str,
+               root_motion: np.ndarray | None = None) -> None:
     times = np.asarray(curves.times, np.float32)
     if len(times) == 0 or np.any(np.diff(times) <= 0):
         raise ValueError("animation times must be increasing")
@@ -265,6 +268,11 @@ def _animation(buf: _Buffer, gltf: gl.GLTF2, curves: Curves, targets: str, name:
         samplers.append(gl.AnimationSampler(input=t_acc, output=buf.accessor(q, gl.VEC4)))
         channels.append(gl.AnimationChannel(sampler=len(samplers) - 1, target=gl.AnimationChannelTarget(
             node=2 + joint, path="rotation")))
+    if root_motion is not None:
+        move = np.asarray(root_motion, np.float32).reshape(len(times), 3)
+        samplers.append(gl.AnimationSampler(input=t_acc, output=buf.accessor(move, gl.VEC3)))
+        channels.append(gl.AnimationChannel(sampler=len(samplers) - 1, target=gl.AnimationChannelTarget(
+            node=1, path="translation")))
     gltf.animations = [gl.Animation(name=name, samplers=samplers, channels=channels)]
 
 
