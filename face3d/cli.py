@@ -47,6 +47,8 @@ def _add_model(sub) -> None:
     exp.add_argument("--identity", choices=("zero", "random"), default="zero",
                      help="zero = the mean face; random = identity drawn from its N(0,1) prior")
     exp.add_argument("--seed", type=_seed, default=0, help="seed for --identity random (0 .. 2^32-1)")
+    exp.add_argument("--face", metavar="FIT_DIR",
+                     help="a `face3d fit` folder: its identity, its expression (unless --expression) and albedo")
     exp.add_argument("--expression", nargs="*", default=[], metavar="NAME=W",
                      help="expression weights by ARKit or ICT name, e.g. jawOpen=1 eyeBlinkLeft=0.5 tongueOut=1")
     exp.add_argument("--targets", choices=("arkit", "ict"), default="arkit",
@@ -87,13 +89,21 @@ def _cmd_model(args) -> int:
     output = output_path(args.output)
     check_output_file(output, args.overwrite)
     model = load_model()
-    identity = torch.zeros(1, N_IDENTITY)
+    identity, texture = torch.zeros(1, N_IDENTITY), None
     if args.identity == "random":
         identity = torch.randn(1, N_IDENTITY, generator=torch.Generator().manual_seed(args.seed))
+    if args.face:
+        from .formats.fitdir import read_albedo, read_fit
+        if args.identity == "random":
+            raise BadInput("give --face FIT_DIR or --identity random, not both")
+        fit = read_fit(args.face)
+        identity = torch.from_numpy(fit.identity)[None].to(model.neutral.dtype)
+        weights = weights if args.expression else fit.expression
+        texture = read_albedo(args.face)
     with torch.no_grad():
-        vertices = model.blend(identity)[0].numpy()
+        vertices = model.blend(identity)[0].float().numpy()
     print(save_mesh(output, vertices, model, weights, overwrite=args.overwrite, targets=args.targets,
-                    tongue=float(tongue_w), bake=args.bake_expression, units=args.units))
+                    tongue=float(tongue_w), bake=args.bake_expression, units=args.units, texture=texture))
     return 0
 
 

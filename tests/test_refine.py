@@ -96,3 +96,14 @@ def test_animating_a_refined_fit_carries_its_albedo(astronaut_fit, shared, tmp_p
     r = run_cli("animate", "--curves", capture, "--face", tmp_path / "bad", "-o", tmp_path / "b.glb")
     assert r.returncode == 1 and "albedo.png" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "b.glb").exists()
+
+
+def test_model_export_of_a_fit_is_textured(astronaut_fit, tmp_path):
+    r = run_cli("model", "export", "--face", astronaut_fit, "-o", tmp_path / "f.obj")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "f.png").read_bytes() == (astronaut_fit / "albedo.png").read_bytes()
+    assert "map_Kd f.png" in (tmp_path / "f.mtl").read_text()
+    r = run_cli("model", "export", "--face", astronaut_fit, "-o", tmp_path / "u.usdc")  # the [usd] extra
+    assert r.returncode == 0 and (tmp_path / "u.png").is_file(), r.stderr
+    r = run_cli("model", "export", "--face", astronaut_fit, "--identity", "random", "-o", tmp_path / "x.glb")
+    assert r.returncode == 1 and not (tmp_path / "x.glb").exists()

@@ -50,3 +50,24 @@ def test_usd_default_weights(model, tmp_path):
     stage = Usd.Stage.Open(str(save_mesh(tmp_path / "f.usda", model.neutral.numpy(), model, w)))
     anim = UsdSkel.Animation(stage.GetPrimAtPath("/face3d/Skel/Anim"))
     assert anim.GetBlendShapeWeightsAttr().Get()[ARKIT_NAMES.index("jawOpen")] == 0.75
+
+
+def test_usd_with_albedo_reads_the_texture_beside_it(model, tmp_path):
+    from pxr import UsdShade
+
+    from face3d import texture as tx
+
+    rng = np.random.default_rng(1)
+    png = tx.png_bytes(rng.integers(0, 255, (tx.ATLAS_H, tx.ATLAS_W, 3), dtype=np.uint8))
+    path = save_mesh(tmp_path / "f.usda", model.neutral.numpy(), model, texture=png)
+    assert (tmp_path / "f.png").read_bytes() == png  # written with the USD, as one output
+    stage = Usd.Stage.Open(str(path))
+    reader = UsdShade.Shader(stage.GetPrimAtPath("/face3d/Looks/skin/albedo"))
+    assert reader.GetIdAttr().Get() == "UsdUVTexture"
+    asset = reader.GetInput("file").Get()
+    assert (tmp_path / asset.path).resolve() == (tmp_path / "f.png").resolve()
+    surface = UsdShade.Shader(stage.GetPrimAtPath("/face3d/Looks/skin/surface"))
+    source = surface.GetInput("diffuseColor").GetConnectedSource()
+    assert source[0].GetPath() == reader.GetPath() and source[1] == "rgb"
+    st = UsdGeom.PrimvarsAPI(stage.GetPrimAtPath("/face3d/Face")).GetPrimvar("st")
+    np.testing.assert_allclose(np.array(st.Get()), tx.atlas_uvs(model), atol=1e-6)  # UVs address the atlas

@@ -34,7 +34,7 @@ def save_mesh(path: str | Path, vertices: np.ndarray, model, weights: np.ndarray
     ``Curves`` or ``(times [T] s, weights [T,53])`` (GLB and USD only); ``targets``: ``arkit`` | ``ict``;
     ``bake``: the expression goes into the mesh, default weights 0 (GLB, USD); ``units``: ``m`` | ``cm``
     (OBJ, PLY; GLB and USD are always metres); ``texture``: PNG bytes of a ``face3d.texture`` albedo atlas
-    (GLB: embedded; OBJ: written beside it as ``<name>.png``, ``map_Kd``).
+    (GLB: embedded; OBJ, USD: written beside it as ``<name>.png``, OBJ's ``map_Kd``, USD's UsdUVTexture).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -53,7 +53,7 @@ def save_mesh(path: str | Path, vertices: np.ndarray, model, weights: np.ndarray
     if isinstance(animation, tuple):
         animation = Curves(*animation)
     outputs = [path, path.with_suffix(".mtl")] if suffix == ".obj" else [path]
-    if texture is not None and suffix == ".obj":
+    if texture is not None and suffix in (".obj", ".usda", ".usdc", ".usd"):
         outputs.append(path.with_suffix(".png"))
     with atomic_files(outputs, overwrite) as tmps:
         if suffix == ".glb":
@@ -62,8 +62,10 @@ def save_mesh(path: str | Path, vertices: np.ndarray, model, weights: np.ndarray
         elif suffix in (".usda", ".usdc", ".usd"):
             from .usd import write_usd
 
+            if texture is not None:
+                tmps[-1].write_bytes(texture)
             write_usd(tmps[0], vertices, model, weights, animation, targets=targets, tongue=tongue, bake=bake,
-                      suffix=suffix)
+                      suffix=suffix, texture_file=path.with_suffix(".png").name if texture is not None else None)
         else:
             from ..rig import expression_offset
 

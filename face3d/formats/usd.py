@@ -6,7 +6,8 @@ as a UsdSkel character that Omniverse, Houdini and Maya read.
         Anim           SkelAnimation: blend-shape weights and joint rotations as time samples (with curves)
       Face             Mesh: ICT's quads, UVs (st, face-varying), normals, vertex colours, skin weights
         <target>       BlendShape per morph target (ARKit's 52 names, or ICT's 53): sparse offsets + normals
-      Looks/skin       UsdPreviewSurface reading the vertex colours
+      Looks/skin       UsdPreviewSurface reading the vertex colours, or the albedo atlas written beside
+                       the file (``<name>.png``, UsdUVTexture over the st primvar) when there is one
 
 Time codes are frames at ``TIME_CODES_PER_SECOND``; a sample sits at ``time_s * 60``.
 """
@@ -35,10 +36,11 @@ def _pxr():
 
 def write_usd(path: Path, vertices: np.ndarray, model, weights: np.ndarray | None = None,
               curves: Curves | None = None, targets: str = "arkit", tongue: float = 0.0, bake: bool = False,
-              suffix: str = ".usda") -> None:
+              suffix: str = ".usda", texture_file: str | None = None) -> None:
     """Write the face ``vertices [V,3]`` (cm, expression-free) as USD at ``path`` (a temporary of
     ``formats.atomic``; ``suffix`` picks text ``.usda`` or binary ``.usdc``/``.usd``). Arguments as
-    ``formats.gltf.write_glb``."""
+    ``formats.gltf.write_glb``; ``texture_file``: the albedo atlas's file name, beside the USD file (the
+    UVs then address the atlas and the skin material reads it)."""
     Gf, Sdf, Usd, UsdGeom, UsdShade, UsdSkel, Vt = _pxr()
     from ..materials import vertex_colours
 
@@ -87,7 +89,12 @@ def write_usd(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
     mesh.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, lo)), Gf.Vec3f(*map(float, hi))]))
     pv = UsdGeom.PrimvarsAPI(mesh)
     st = pv.CreatePrimvar("st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.faceVarying)
-    st.Set(Vt.Vec2fArray.FromNumpy(model.uvs.astype(np.float32)))
+    if texture_file is None:
+        st.Set(Vt.Vec2fArray.FromNumpy(model.uvs.astype(np.float32)))
+    else:
+        from ..texture import atlas_uvs
+
+        st.Set(Vt.Vec2fArray.FromNumpy(atlas_uvs(model).astype(np.float32)))
     st.SetIndices(Vt.IntArray.FromNumpy(model.uv_polygons[model.uv_polygons >= 0].astype(np.int32)))
     colours = vertex_colours(model)
     pv.CreatePrimvar("displayColor", Sdf.ValueTypeNames.Color3fArray, UsdGeom.Tokens.vertex).Set(
@@ -145,11 +152,22 @@ def write_usd(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
     material = UsdShade.Material.Define(stage, "/face3d/Looks/skin")
     shader = UsdShade.Shader.Define(stage, "/face3d/Looks/skin/surface")
     shader.CreateIdAttr("UsdPreviewSurface")
-    reader = UsdShade.Shader.Define(stage, "/face3d/Looks/skin/colour")
-    reader.CreateIdAttr("UsdPrimvarReader_float3")
-    reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("displayColor")
+    if texture_file is None:
+        reader = UsdShade.Shader.Define(stage, "/face3d/Looks/skin/colour")
+        reader.CreateIdAttr("UsdPrimvarReader_float3")
+        reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("displayColor")
+    else:  # the albedo atlas through the st primvar (UsdPreviewSurface's texture network)
+        uv = UsdShade.Shader.Define(stage, "/face3d/Looks/skin/st")
+        uv.CreateIdAttr("UsdPrimvarReader_float2")
+        uv.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("st")
+        reader = UsdShade.Shader.Define(stage, "/face3d/Looks/skin/albedo")
+        reader.CreateIdAttr("UsdUVTexture")
+        reader.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(Sdf.AssetPath(f"./{texture_file}"))
+        reader.CreateInput("sourceColorSpace", Sdf.ValueTypeNames.Token).Set("sRGB")
+        reader.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(uv.ConnectableAPI(), "result")
+        reader.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
     shader.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
-        reader.ConnectableAPI(), "result")
+        reader.ConnectableAPI(), "rgb" if texture_file else "result")
     shader.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(0.6)
     shader.CreateInput("opacityThreshold", Sdf.ValueTypeNames.Float).Set(0.5)
     opacity = UsdShade.Shader.Define(stage, "/face3d/Looks/skin/opacity")
