@@ -27,6 +27,8 @@ import soundfile as sf
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
+from common import SHARED  # noqa: E402
 from face3d.animate import speech_curves  # noqa: E402
 from face3d.audio.model import PAD_SAMPLES  # noqa: E402
 from face3d.audio.vad import VAD  # noqa: E402
@@ -34,7 +36,6 @@ from face3d.threads import one_thread  # noqa: E402
 from face3d.audio.features import SAMPLE_RATE, load_audio  # noqa: E402
 from face3d.audio.stream import Streamer, load_default  # noqa: E402
 
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
 CPU: list[float] = []  # the process CPU seconds of the last _median_time (load-independent, one thread)

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
+from common import ROOT, SHARED  # noqa: E402
 
 
 def noop_item(source: str, dest: str, overwrite: bool = False) -> None:

@@ -9,7 +9,6 @@ at most 2 threads.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
+from common import SHARED  # noqa: E402
 
 from face3d.camera import Camera  # noqa: E402
 from face3d.detect import Detector, load_image  # noqa: E402
@@ -41,8 +41,7 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    shared = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
-    ap.add_argument("--faces", type=Path, default=shared / "faces", help="folder of photos")
+    ap.add_argument("--faces", type=Path, default=SHARED / "faces", help="folder of photos")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))

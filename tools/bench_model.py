@@ -7,23 +7,16 @@ Targets (issue 2): forward <= 5 ms, load <= 0.5 s on a 2-core CPU.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
+from common import median_s
 from face3d import assets
 from face3d.model import N_EXPRESSION, N_IDENTITY, _load, load_model
 
 
 def median_ms(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
+    return 1e3 * median_s(fn, repeat)
 
 
 def main() -> None:

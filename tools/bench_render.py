@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from common import load, median_s
 from face3d.camera import Camera, project
 from face3d.geometry import rigid_transform
 from face3d.model import load_model
@@ -65,13 +64,7 @@ def painter_overlay(image: np.ndarray, vertices: np.ndarray, triangles: np.ndarr
 
 def median_ms(fn, repeat: int) -> tuple[float, float]:
     """Median wall time of ``fn()`` (ms) after one warm-up call, and the 1-minute load average."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times), os.getloadavg()[0]
+    return 1e3 * median_s(fn, repeat), load()
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ or null), source, speaker, aug (dict of applied effects or null), duration (s), 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -48,13 +49,13 @@ from scipy.signal import fftconvolve, resample_poly
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus_align import align, clean_phones, pronunciations, text_words  # noqa: E402
+from common import SHARED  # noqa: E402
+from training.align import align, clean_phones, pronunciations, text_words  # noqa: E402
 from face3d.formats.atomic import atomic_file  # noqa: E402
 from face3d.names import ARKIT_NAMES, arkit_to_ict, arkit_to_ict_matrix  # noqa: E402
 
 SR = 16000
 FPS = 30
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 ESPEAK_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
                  "en-029", "en-us-nyc")
 ESPEAK_VARIANTS = ("", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "croak",
@@ -358,6 +359,60 @@ def write_manifest(out: Path) -> list[dict]:
     return recs
 
 
+# ---------------------------------------------------------------------------------------------- aligner check
+
+def boundary_errors(ref: list[dict], hyp: list[dict]) -> list[float]:
+    """Absolute start-time differences (s) of the phones that match between two alignments (``ax`` = ``ah``)."""
+    norm = lambda ps: [("ah" if p["phone"] == "ax" else p["phone"]) for p in ps]
+    sm = difflib.SequenceMatcher(a=norm(ref), b=norm(hyp), autojunk=False)
+    errs = []
+    for a, b, n in sm.get_matching_blocks():
+        for k in range(n):
+            if ref[a + k]["phone"] != "sil" or a + k > 0:
+                errs.append(abs(ref[a + k]["start"] - hyp[b + k]["start"]))
+    return errs
+
+
+def _report(label: str, errs: list[float]) -> None:
+    e = np.array(errs)
+    print(f"{label}: {len(e)} boundaries, mean {1000 * e.mean():.1f} ms, median {1000 * np.median(e):.1f} ms, "
+          f"max {1000 * e.max():.0f} ms, within 20 ms {np.mean(e <= 0.02):.2f}, within 50 ms {np.mean(e <= 0.05):.2f}")
+
+
+def evaluate_arctic(shared: Path) -> None:
+    """Against the independent labels of the evaluation utterances (measuring only, never training)."""
+    import soundfile as sf
+    total = []
+    for rec in json.loads((shared / "speech/arctic/manifest.json").read_text()):
+        if "pocketsphinx" in rec["alignment"]:
+            continue  # labels made by pocketsphinx itself are no reference
+        d = shared / "speech/arctic" / rec["speaker"]
+        audio, _ = sf.read(d / f"{rec['name']}.wav", dtype="float32")
+        errs = boundary_errors(json.loads((d / f"{rec['name']}.phone.json").read_text()),
+                               align(audio, (d / f"{rec['name']}.txt").read_text()))
+        _report(f"{rec['speaker']}/{rec['name']}", errs)
+        total += errs
+    _report("real speech, all", total)
+
+
+def evaluate_festival(n: int) -> None:
+    """Against festival's own segment timings on ``n`` synthesised ARCTIC training prompts."""
+    import soundfile as sf
+    texts = [t for t in load_prompts().values() if all(pronunciations(w) for w in text_words(t))][:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        for k, voice in enumerate(FESTIVAL_VOICES):
+            festival_batch(out, (voice, [(i, t, 1.0) for i, t in enumerate(texts) if i % 3 == k]))
+        errs, failed = [], 0
+        for rec in sorted(out.glob("items/*.item.json")):
+            r = json.loads(rec.read_text())
+            audio, _ = sf.read(out / r["wav"], dtype="float32")
+            hyp = align(audio, r["text"])
+            failed += hyp is None
+            errs += boundary_errors(json.loads((out / r["phones"]).read_text()), hyp) if hyp else []
+    _report(f"festival speech ({len(texts) - failed}/{len(texts)} aligned)", errs)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("/work/data/corpus"), help="output folder")
@@ -367,7 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment", type=int, default=1, help="augmented copies of every item")
     ap.add_argument("--jobs", type=int, default=2, choices=(1, 2), help="worker processes")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--evaluate-aligner", type=int, metavar="N", help="only measure the aligner's phone "
+                    "boundaries: vs. the original labels of speech/arctic and festival's timings on N prompts")
     args = ap.parse_args(argv)
+    if args.evaluate_aligner is not None:
+        evaluate_arctic(SHARED)
+        evaluate_festival(args.evaluate_aligner)
+        return 0
     os.nice(5)
     sources = set(args.sources.split(","))
     out = args.out

@@ -34,7 +34,6 @@ Stored arrays (468 = MediaPipe mesh points; the 10 iris points are not used by t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -44,8 +43,9 @@ from scipy import sparse
 from scipy.sparse.linalg import spsolve
 from scipy.spatial import cKDTree
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
+from common import ROOT, SHARED  # noqa: E402
 from face3d.formats.atomic import atomic_file  # noqa: E402
 
 # MediaPipe -> iBUG 68 (the table widely published with MediaPipe Face Mesh examples).
@@ -251,8 +251,7 @@ def with_ibug68(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default_shared = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
-    ap.add_argument("--shared", type=Path, default=default_shared, help="the shared data folder")
+    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder")
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "assets" / "correspondence.npz")
     args = ap.parse_args()
     arrays = build(args.shared)

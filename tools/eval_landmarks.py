@@ -15,14 +15,14 @@ ground-truth box most is evaluated.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
+from common import SHARED  # noqa: E402
 
 from face3d.camera import Camera, exif_focal_35mm  # noqa: E402
 from face3d.correspondence import read_correspondence  # noqa: E402
@@ -82,8 +82,7 @@ def evaluate(faces: Path) -> list[tuple[str, dict, dict]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    shared = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
-    ap.add_argument("--faces", type=Path, default=shared / "faces", help="folder of photos with .pts files")
+    ap.add_argument("--faces", type=Path, default=SHARED / "faces", help="folder of photos with .pts files")
     args = ap.parse_args()
     cell = lambda r: " / ".join(f"{r[g]:.2f}" for g in GROUPS) if r else "no face"  # noqa: E731
     for title, folder, own in (("300-W style, 2D convention (scored: fit ibug68)", args.faces, 2),

@@ -22,7 +22,6 @@ Metrics (per set, pooled over clips):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -30,13 +29,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED  # noqa: E402
 from face3d.audio.features import load_audio  # noqa: E402
 from training import mixes  # noqa: E402
 from training.losses import CLOSED_CM, lip_gap_coefficients  # noqa: E402
 from training.visemes import SILENCE, load_phones, normalize_phone, phones_to_weights  # noqa: E402
 from face3d.names import ICT_NAMES  # noqa: E402
 
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 SILENCE_MARGIN_S = 0.15
 JAW = ICT_NAMES.index("jawOpen")
 

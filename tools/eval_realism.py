@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -30,12 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED  # noqa: E402
 from face3d.audio.features import load_audio  # noqa: E402
 from face3d.formats.livelink import read_csv  # noqa: E402
 from face3d.names import ICT_NAMES  # noqa: E402
 from training.visemes import SILENCE, load_phones, normalize_phone, phones_to_weights  # noqa: E402
 
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthSmile_L", "mouthSmile_R",
             "mouthStretch_L", "mouthStretch_R", "mouthRollLower", "mouthRollUpper", "mouthPress_L",
             "mouthPress_R", "mouthLowerDown_L", "mouthLowerDown_R", "mouthUpperUp_L", "mouthUpperUp_R")

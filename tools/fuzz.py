@@ -11,16 +11,15 @@ csv (``formats.livelink.read_csv``), fit (``formats.fitdir.read_fit`` on params/
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SHARED = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
+from common import SHARED  # noqa: E402
 
 from face3d.errors import Face3DError  # noqa: E402
 

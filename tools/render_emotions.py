@@ -12,7 +12,6 @@ labelled row, written atomically.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,11 +19,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
+from common import SHARED  # noqa: E402
 from face3d.audio.perform import EMOTIONS, Emotion  # noqa: E402
 from face3d.names import ICT_NAMES  # noqa: E402
 
 CROP = (0.30, 0.27, 0.70, 0.67)  # (left, top, right, bottom) of the front view that holds the face
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
 def speaking_frame() -> np.ndarray:

@@ -23,12 +23,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED  # noqa: E402
 from face3d.audio import vad  # noqa: E402
 from face3d.audio.features import SAMPLE_RATE, LogMel, load_audio  # noqa: E402
 from face3d.audio.model import PAD_SAMPLES, TOKEN_HZ  # noqa: E402
 from training import mixes  # noqa: E402
 
-SHARED = Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 DELAY = 3  # the speech model's output delay in tokens (face time of token k = (k - DELAY) / 50 s)
 KINDS = ("silence", "white", "pink", "brown", "applause", "music", "melody", "melody", "breath")
 

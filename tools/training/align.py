@@ -1,20 +1,12 @@
-"""Forced phone alignment of speech with a known transcript, using pocketsphinx's bundled en-us model.
-
-Used by ``build_corpus.py``. Run as a script it measures the aligner's phone boundaries against the three
-evaluation utterances of ``../shared/speech/arctic`` that carry original (non-pocketsphinx) labels, and
-against festival's own timings on N synthesised training prompts::
-
-    python tools/corpus_align.py [N=30]     # prints mean/median/max boundary error in ms
+"""Forced phone alignment of speech with a known transcript, using pocketsphinx's bundled en-us model
+(training only: ``tools/build_corpus.py`` aligns the corpus with it and ``--evaluate-aligner`` measures it).
 
 Phones come out as the ``.phone.json`` records of ``../shared/speech``: lower-case ARPAbet without
 stress digits, silence and fillers as ``sil``, contiguous from 0 to the end of the audio.
 """
 from __future__ import annotations
 
-import difflib
-import json
 import re
-import sys
 import tempfile
 from pathlib import Path
 
@@ -147,62 +139,3 @@ def align(audio: np.ndarray, text: str) -> list[dict] | None:
     if not raw or not any(p[0] != "sil" for p in raw):
         return None
     return clean_phones(raw, len(audio) / 16000)
-
-
-def boundary_errors(ref: list[dict], hyp: list[dict]) -> list[float]:
-    """Absolute start-time differences (s) of the phones that match between two alignments (``ax`` = ``ah``)."""
-    norm = lambda ps: [("ah" if p["phone"] == "ax" else p["phone"]) for p in ps]
-    sm = difflib.SequenceMatcher(a=norm(ref), b=norm(hyp), autojunk=False)
-    errs = []
-    for a, b, n in sm.get_matching_blocks():
-        for k in range(n):
-            if ref[a + k]["phone"] != "sil" or a + k > 0:
-                errs.append(abs(ref[a + k]["start"] - hyp[b + k]["start"]))
-    return errs
-
-
-def _report(label: str, errs: list[float]) -> None:
-    e = np.array(errs)
-    print(f"{label}: {len(e)} boundaries, mean {1000 * e.mean():.1f} ms, median {1000 * np.median(e):.1f} ms, "
-          f"max {1000 * e.max():.0f} ms, within 20 ms {np.mean(e <= 0.02):.2f}, within 50 ms {np.mean(e <= 0.05):.2f}")
-
-
-def evaluate_arctic(shared: Path) -> None:
-    """Against the independent labels of the evaluation utterances (measuring only, never training)."""
-    import soundfile as sf
-    total = []
-    for rec in json.loads((shared / "speech/arctic/manifest.json").read_text()):
-        if "pocketsphinx" in rec["alignment"]:
-            continue  # labels made by pocketsphinx itself are no reference
-        d = shared / "speech/arctic" / rec["speaker"]
-        audio, _ = sf.read(d / f"{rec['name']}.wav", dtype="float32")
-        errs = boundary_errors(json.loads((d / f"{rec['name']}.phone.json").read_text()),
-                               align(audio, (d / f"{rec['name']}.txt").read_text()))
-        _report(f"{rec['speaker']}/{rec['name']}", errs)
-        total += errs
-    _report("real speech, all", total)
-
-
-def evaluate_festival(n: int) -> None:
-    """Against festival's own segment timings on ``n`` synthesised ARCTIC training prompts."""
-    import soundfile as sf
-    from build_corpus import FESTIVAL_VOICES, festival_batch, load_prompts
-    texts = [t for t in load_prompts().values() if all(pronunciations(w) for w in text_words(t))][:n]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        for k, voice in enumerate(FESTIVAL_VOICES):
-            festival_batch(out, (voice, [(i, t, 1.0) for i, t in enumerate(texts) if i % 3 == k]))
-        errs, failed = [], 0
-        for rec in sorted(out.glob("items/*.item.json")):
-            r = json.loads(rec.read_text())
-            audio, _ = sf.read(out / r["wav"], dtype="float32")
-            hyp = align(audio, r["text"])
-            failed += hyp is None
-            errs += boundary_errors(json.loads((out / r["phones"]).read_text()), hyp) if hyp else []
-    _report(f"festival speech ({len(texts) - failed}/{len(texts)} aligned)", errs)
-
-
-if __name__ == "__main__":
-    import os
-    evaluate_arctic(Path(os.environ.get("FACE3D_SHARED", Path(__file__).resolve().parents[1].parent / "shared")))
-    evaluate_festival(int(sys.argv[1]) if len(sys.argv) > 1 else 30)
