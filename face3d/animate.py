@@ -101,6 +101,32 @@ def _write_face_glb(path: Path, model, identity, curves, targets: str, name: str
               texture=texture)
 
 
+def _outputs(glb, csv) -> tuple[Path | None, Path | None]:
+    """The requested outputs as paths: a ``.glb`` and/or a ``.csv`` (BadInput otherwise)."""
+    from face3d.formats.atomic import output_path
+
+    glb, csv = (output_path(p) if p is not None else None for p in (glb, csv))
+    if glb is None and csv is None:
+        raise BadInput("nothing to write: give a .glb output and/or a CSV")
+    if glb is not None and glb.suffix.lower() != ".glb":
+        raise BadInput(f"{glb}: the animation output must be a .glb file")
+    if csv is not None and csv.suffix.lower() != ".csv":
+        raise BadInput(f"{csv}: the curves output must be a .csv file")
+    return glb, csv
+
+
+def _check_outputs(glb, csv, source, overwrite: bool) -> list:
+    """``[glb, csv]`` once they are distinct from each other and from ``source`` and may be written."""
+    from face3d.formats.atomic import check_output_file, distinct
+
+    outputs = [glb, csv]
+    distinct([*outputs, Path(source)])
+    for p in outputs:
+        if p is not None:
+            check_output_file(p, overwrite, inputs=[Path(source)])
+    return outputs
+
+
 def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int = 0,
             progress: bool = True, overwrite: bool = False, model=None, emotion="neutral",
             intensity: float = 0.7, head: bool = True, targets: str = "arkit", texture: bytes | None = None
@@ -108,26 +134,15 @@ def animate(audio_path, glb=None, csv=None, face=None, fps: int = 30, seed: int 
     """Run speech -> face on ``audio_path`` and write the requested outputs together (all or none);
     returns their paths. Outputs, the face and the assets are checked before any audio is decoded.
     ``texture``: PNG albedo for the GLB (default: ``face``'s, when it was refined)."""
-    from face3d.formats.atomic import atomic_files, check_output_file, distinct, output_path
+    from face3d.audio.features import check_audio_file
+    from face3d.formats.atomic import atomic_files
     from face3d.formats.livelink import write_csv
 
     if fps not in (30, 60):
         raise BadInput(f"fps must be 30 or 60, not {fps}")
-    outputs = [output_path(p) if p is not None else None for p in (glb, csv)]
-    glb, csv = outputs
-    if glb is None and csv is None:
-        raise BadInput("nothing to write: give a .glb output and/or a CSV")
-    if glb is not None and glb.suffix.lower() != ".glb":
-        raise BadInput(f"{glb}: the animation output must be a .glb file")
-    if csv is not None and csv.suffix.lower() != ".csv":
-        raise BadInput(f"{csv}: the curves output must be a .csv file")
-    from face3d.audio.features import check_audio_file
-
+    glb, csv = _outputs(glb, csv)
     check_audio_file(audio_path)
-    distinct([*outputs, Path(audio_path)])
-    for p in outputs:
-        if p is not None:
-            check_output_file(p, overwrite, inputs=[Path(audio_path)])
+    outputs = _check_outputs(glb, csv, audio_path, overwrite)
     identity = face_identity(face)
     texture = texture if texture is not None else face_texture(face)
     if glb is not None:
@@ -153,21 +168,11 @@ def animate_curves(curves_path, glb=None, csv=None, face=None, targets: str = "a
     """``face3d animate --curves capture.csv``: a Live Link Face CSV (the iPhone's, FACEGOOD's, face3d's)
     played on ``face`` (as in ``animate``): the GLB animates the weights and, through the joints, the
     head and eyes; ``csv`` writes the curves back in face3d's layout. Returns the paths written."""
-    from face3d.formats.atomic import atomic_files, check_output_file, distinct, output_path
+    from face3d.formats.atomic import atomic_files
     from face3d.formats.livelink import read_csv, write_csv
 
-    outputs = [output_path(p) if p is not None else None for p in (glb, csv)]
-    glb, csv = outputs
-    if glb is None and csv is None:
-        raise BadInput("nothing to write: give a .glb output and/or a CSV")
-    if glb is not None and glb.suffix.lower() != ".glb":
-        raise BadInput(f"{glb}: the animation output must be a .glb file")
-    if csv is not None and csv.suffix.lower() != ".csv":
-        raise BadInput(f"{csv}: the curves output must be a .csv file")
-    distinct([*outputs, Path(curves_path)])
-    for p in outputs:
-        if p is not None:
-            check_output_file(p, overwrite, inputs=[Path(curves_path)])
+    glb, csv = _outputs(glb, csv)
+    outputs = _check_outputs(glb, csv, curves_path, overwrite)
     identity = face_identity(face)
     texture = face_texture(face)
     curves = read_csv(curves_path)

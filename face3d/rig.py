@@ -230,3 +230,16 @@ def expression_offset(model, weights: np.ndarray, tongue: float = 0.0) -> np.nda
     if tongue:
         out = out + np.float32(tongue) * tongue_out_deltas(model)
     return out.astype(np.float32)
+
+
+def rest_shape(model, vertices: np.ndarray, weights: np.ndarray | None, targets: str, tongue: float,
+               bake: bool) -> tuple[np.ndarray, np.ndarray]:
+    """What an exported face stores: the mesh ``[V, 3]`` cm (``vertices``, plus the expression when ``bake``)
+    and its default target weights ``[K]`` (ICT ``weights [53]`` and ``tongue`` in ``targets``' order; zero
+    when baked)."""
+    weights = np.zeros(53, np.float32) if weights is None else np.asarray(weights, np.float32)
+    default = target_weights(weights, targets, tongue)
+    base = np.asarray(vertices, np.float32)
+    if bake:
+        return base + expression_offset(model, weights, tongue), np.zeros_like(default)
+    return base, default

@@ -22,8 +22,8 @@ import pygltflib as gl
 
 from ..curves import Curves
 from ..materials import eyelash_alpha, split_seams, vertex_colours
-from ..rig import (JOINT_NAMES, expression_offset, JOINT_PARENTS, build_rig, euler_to_quat, quat_to_euler, target_deltas,
-                   target_names, target_weights)
+from ..rig import (JOINT_NAMES, JOINT_PARENTS, build_rig, euler_to_quat, quat_to_euler, rest_shape,
+                   target_deltas, target_names, target_weights)
 
 UNIT = 1e-5  # metres per stored position unit
 _DROP_POSITION = 1e-5  # m: morph deltas smaller than this are not stored
@@ -149,17 +149,13 @@ def write_glb(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
     default weights). ``targets``: ``arkit`` (52 ARKit names) or ``ict`` (ICT's 53 shapes). ``curves``
     adds one animation: morph weights and, through the joints, head (``curves.head``) and eye rotations
     (``curves.eye_angles()``); ``root_motion [T,3]`` (metres, with ``curves``) moves the whole rig per frame
-    (a tracked head that moves in its clip). ``texture``: PNG bytes of a ``face3d.texture`` albedo atlas, embedded as the
-    skin's baseColorTexture (UVs move into the atlas; an opaque one as JPEG, see ``_embedded_image``). Callers write to a temporary of ``formats.atomic``.
+    (a tracked head that moves in its clip). ``texture``: PNG bytes of a ``face3d.texture`` albedo atlas,
+    embedded as the skin's baseColorTexture (UVs move into the atlas; an opaque one as JPEG, see
+    ``_embedded_image``). Callers write to a temporary of ``formats.atomic``.
     """
     names = target_names(targets)
     deltas = target_deltas(model, targets)  # [K, V, 3] cm
-    weights = np.zeros(53, np.float32) if weights is None else np.asarray(weights, np.float32)
-    default = target_weights(weights, targets, tongue)
-    base = np.asarray(vertices, np.float32)
-    if bake:
-        base = base + expression_offset(model, weights, tongue)
-        default = np.zeros_like(default)
+    base, default = rest_shape(model, vertices, weights, targets, tongue, bake)
     normals = _normals(model, base)
     rig = build_rig(base, model)
     to_units = np.float32(0.01 / UNIT)

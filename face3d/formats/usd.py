@@ -19,7 +19,7 @@ import numpy as np
 
 from ..curves import Curves
 from ..errors import AssetMissing
-from ..rig import (JOINT_NAMES, JOINT_PARENTS, build_rig, euler_to_quat, expression_offset, target_deltas,
+from ..rig import (JOINT_NAMES, JOINT_PARENTS, build_rig, euler_to_quat, rest_shape, target_deltas,
                    target_names, target_weights)
 
 TIME_CODES_PER_SECOND = 60
@@ -46,12 +46,7 @@ def write_usd(path: Path, vertices: np.ndarray, model, weights: np.ndarray | Non
 
     names = target_names(targets)
     deltas = target_deltas(model, targets) * 0.01  # [K, V, 3] m
-    weights = np.zeros(53, np.float32) if weights is None else np.asarray(weights, np.float32)
-    default = target_weights(weights, targets, tongue)
-    base = np.asarray(vertices, np.float32)
-    if bake:
-        base = base + expression_offset(model, weights, tongue)
-        default = np.zeros_like(default)
+    base, default = rest_shape(model, vertices, weights, targets, tongue, bake)
     points = base * 0.01
     rig = build_rig(base, model)
 
