@@ -16,7 +16,6 @@ One torch thread, as ``face3d animate`` uses (see ``face3d.animate.speech_weight
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
-from common import SHARED  # noqa: E402
+from common import SHARED, machine, median_s, median_times  # noqa: E402
 from face3d.animate import speech_curves  # noqa: E402
 from face3d.audio.model import PAD_SAMPLES  # noqa: E402
 from face3d.audio.vad import VAD  # noqa: E402
@@ -36,21 +35,6 @@ from face3d.threads import one_thread  # noqa: E402
 from face3d.audio.features import SAMPLE_RATE, load_audio  # noqa: E402
 from face3d.audio.stream import Streamer, load_default  # noqa: E402
 
-
-
-CPU: list[float] = []  # the process CPU seconds of the last _median_time (load-independent, one thread)
-
-
-def _median_time(fn, repeats: int) -> float:
-    """Median wall seconds of ``fn()``; its median CPU seconds go to ``CPU[0]``."""
-    times, cpu = [], []
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        fn()
-        times.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    CPU[:] = [float(np.median(cpu))]
-    return float(np.median(times))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,21 +53,19 @@ def main(argv: list[str] | None = None) -> None:
         wav = Path(tmp) / "bench.wav"
         sf.write(wav, audio, SAMPLE_RATE)
         run = lambda: speech_curves(wav, args.fps, progress=False, emotion=args.emotion)  # noqa: E731
-        run()  # warm-up (imports, librosa caches)
-        t_all = _median_time(run, args.repeats)
-        c_all = CPU[0]
-    t_feat = _median_time(lambda: model.features(audio), args.repeats)
+        t_all, c_all = median_times(run, args.repeats)  # one warm-up call: imports, librosa caches
+    t_feat = median_s(lambda: model.features(audio), args.repeats, warmup=0)
     mel = torch.from_numpy(model.features(audio))[None]
     with torch.inference_mode():
-        t_model = _median_time(lambda: model.step(mel, model.start()), args.repeats)
+        t_model = median_s(lambda: model.step(mel, model.start()), args.repeats, warmup=0)
     det = VAD()
     padded = np.concatenate([np.zeros(PAD_SAMPLES, np.float32), audio])
-    t_vad = _median_time(lambda: det.step(model.features(padded), det.start()), args.repeats) - t_feat
+    t_vad = median_s(lambda: det.step(model.features(padded), det.start()), args.repeats, warmup=0) - t_feat
     with one_thread():
-        t_bare = _median_time(lambda: Streamer(model, fps=args.fps, alive=False, vad=False, head=False).run([audio]),
-                              args.repeats)
-        t_full = _median_time(lambda: Streamer(model, fps=args.fps, emotion=args.emotion).run_curves([audio]),
-                              args.repeats)
+        t_bare = median_s(lambda: Streamer(model, fps=args.fps, alive=False, vad=False, head=False).run([audio]),
+                          args.repeats, warmup=0)
+        t_full = median_s(lambda: Streamer(model, fps=args.fps, emotion=args.emotion).run_curves([audio]),
+                          args.repeats, warmup=0)
 
     chunk = SAMPLE_RATE // 50
     s = Streamer(model, fps=args.fps)
@@ -99,9 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     push_ms = np.array(push_times) * 1e3
     lat_ms = np.array(latencies) * 1e3
 
-    load = os.getloadavg()[0]
     print(f"1 torch thread, {seconds:.0f} s of speech, medians of {args.repeats} runs, "
-          f"load average {load:.1f} on {os.cpu_count()} cores (other jobs slow every figure here)")
+          f"{machine()} (other jobs slow every figure here)")
     print(f"offline total (decode + features + model + VAD + perform + alive, {args.emotion}): "
           f"{t_all * 1e3:8.1f} ms  {seconds / t_all:7.0f}x real time (wall); CPU time {c_all * 1e3:.1f} ms, "
           f"{seconds / c_all:.0f}x")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,25 +17,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
-from common import SHARED  # noqa: E402
+from common import SHARED, median_times  # noqa: E402
 
 from face3d.camera import Camera  # noqa: E402
 from face3d.detect import Detector, load_image  # noqa: E402
 from face3d.correspondence import load_correspondence  # noqa: E402
 from face3d.fit import fit_detection  # noqa: E402
 from face3d.model import load_model  # noqa: E402
-
-
-def timed(fn, repeat: int) -> tuple[float, float]:
-    """Median wall time and median process CPU time of ``fn()`` in ms (CPU time is what a busy shared
-    machine does not inflate)."""
-    wall, cpu = [], []
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        fn()
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return 1000 * float(np.median(wall)), 1000 * float(np.median(cpu))
 
 
 def main() -> None:
@@ -47,6 +34,7 @@ def main() -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     photos = sorted(p for p in args.faces.iterdir() if p.suffix in (".jpg", ".png"))
     rows = []
+    ms = lambda fn: tuple(1e3 * t for t in median_times(fn, args.repeat, warmup=0))  # noqa: E731  (wall, CPU)
     corr = load_correspondence(load_model())
     with Detector("image") as det:
         for photo in photos:
@@ -57,8 +45,7 @@ def main() -> None:
                 continue
             camera = Camera.for_image(rgb.shape[1], rgb.shape[0])
             fit_detection(faces[0], camera, corr)  # warm-up (model and correspondence load once)
-            rows.append((photo.name, timed(lambda: det.detect(rgb), args.repeat),
-                         timed(lambda: fit_detection(faces[0], camera, corr), args.repeat)))
+            rows.append((photo.name, ms(lambda: det.detect(rgb)), ms(lambda: fit_detection(faces[0], camera, corr))))
     print("| photo | detect wall / CPU (ms) | fit after detection wall / CPU (ms) |")
     print("|---|---|---|")
     for name, d, f in rows:

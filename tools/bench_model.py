@@ -10,13 +10,9 @@ import argparse
 
 import torch
 
-from common import median_s
+from common import median_ms
 from face3d import assets
 from face3d.model import N_EXPRESSION, N_IDENTITY, _load, load_model
-
-
-def median_ms(fn, repeat: int) -> float:
-    return 1e3 * median_s(fn, repeat)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from common import load, median_s
+from common import load, median_ms
 from face3d.camera import Camera, project
 from face3d.geometry import rigid_transform
 from face3d.model import load_model
@@ -62,9 +62,9 @@ def painter_overlay(image: np.ndarray, vertices: np.ndarray, triangles: np.ndarr
     return out
 
 
-def median_ms(fn, repeat: int) -> tuple[float, float]:
+def timed_ms(fn, repeat: int) -> tuple[float, float]:
     """Median wall time of ``fn()`` (ms) after one warm-up call, and the 1-minute load average."""
-    return 1e3 * median_s(fn, repeat), load()
+    return median_ms(fn, repeat), load()
 
 
 def main() -> None:
@@ -109,8 +109,8 @@ def main() -> None:
                 loss = ((render(tri, topo, cam, rot, trans, aa=True) - target) ** 2).mean()
                 loss.backward()
 
-            f, lf = median_ms(forward, args.repeat)
-            b, lb = median_ms(backward, args.repeat)
+            f, lf = timed_ms(forward, args.repeat)
+            b, lb = timed_ms(backward, args.repeat)
             print(f"{name:<6}{len(tri):>10}{size:>6}{f:>12.1f}{lf:>6.1f}{b:>12.1f}{lb:>6.1f}")
 
     # The overlay of a 512² photo with a face filling about half of it, both ways, on the same meshes.
@@ -122,8 +122,8 @@ def main() -> None:
     print(f"\noverlay 512², ms (median; load):")
     for name, tri in meshes.items():
         t = tri.numpy()
-        new, ln = median_ms(lambda: render_overlay(ctx, photo, posed, t, cam, lms), args.repeat)
-        old, lo = median_ms(lambda: painter_overlay(photo, posed, t, pixels, lms), max(3, args.repeat // 5))
+        new, ln = timed_ms(lambda: render_overlay(ctx, photo, posed, t, cam, lms), args.repeat)
+        old, lo = timed_ms(lambda: painter_overlay(photo, posed, t, pixels, lms), max(3, args.repeat // 5))
         print(f"  {name:<6} GL {new:8.1f} ({ln:.1f})   old PIL painter {old:8.1f} ({lo:.1f})")
     ctx.release()
 

@@ -10,7 +10,6 @@ processes' use of the cores.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
-from common import SHARED  # noqa: E402
+from common import SHARED, machine  # noqa: E402
 
 
 def make_clip(src: Path, dst: Path, seconds: float) -> int:
@@ -62,8 +61,7 @@ def main(argv=None) -> int:
         write_overlay(Path(tmp) / "overlay.mp4", r, clip, model, progress=False)
         ow = time.perf_counter() - ow
     fit = r.fit_ms[r.detected]
-    print(f"640x480, {n} frames ({args.seconds:.1f} s of {Path(args.clip).name}), load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"640x480, {n} frames ({args.seconds:.1f} s of {Path(args.clip).name}), {machine()}")
     print(f"end to end (decode + detect + fit, no overlay): {n / wall:.1f} frames/s wall, {n / cpu:.1f} frames/s "
           f"of process CPU time")
     print(f"  decode + detect: {r.detect_s / n * 1000:.1f} ms/frame wall")

@@ -1,4 +1,4 @@
-"""What the tools share: the repository and shared-data paths, a median timer and the machine-load line
+"""What the tools share: the repository and shared-data paths, the median timers and the machine-load line
 that every benchmark prints beside its figures. Tools import it as ``from common import ...`` (the tools
 folder is on ``sys.path`` when a tool runs as a script)."""
 from __future__ import annotations
@@ -12,16 +12,28 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))  # ../shared beside the checkout
 
 
-def median_s(fn, repeat: int, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeat`` calls, after ``warmup`` untimed ones."""
+def median_times(fn, repeat: int, warmup: int = 1) -> tuple[float, float]:
+    """Median wall seconds and median process CPU seconds of ``fn()`` over ``repeat`` calls, after ``warmup``
+    untimed ones (CPU time is what a busy shared machine does not inflate)."""
     for _ in range(warmup):
         fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def median_s(fn, repeat: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds over ``repeat`` calls, after ``warmup`` untimed ones."""
+    return median_times(fn, repeat, warmup)[0]
+
+
+def median_ms(fn, repeat: int, warmup: int = 1) -> float:
+    """:func:`median_s` in milliseconds."""
+    return 1e3 * median_s(fn, repeat, warmup)
 
 
 def load() -> float:
@@ -31,4 +43,4 @@ def load() -> float:
 
 def machine() -> str:
     """One line: load average and core count."""
-    return f"load {load():.1f} on {os.cpu_count()} cores"
+    return f"load average {load():.1f} on {os.cpu_count()} cores"
