@@ -93,7 +93,7 @@ def _check_complete(path: str, total: int) -> None:
 def audio_duration(path) -> float:
     """Duration in seconds that the container declares (0.0 if unknown); for progress bars."""
     try:
-        with av.open(os.fspath(path)) as c:
+        with av.open(os.fspath(path), metadata_errors="replace") as c:
             return max(c.duration or 0, 0) / 1e6
     except (av.error.FFmpegError, OSError):
         return 0.0
@@ -105,10 +105,12 @@ MAX_SECONDS = 3 * 3600.0  # default cap on an input's duration (``iter_audio(max
 
 def _decode(path: str) -> Iterator[np.ndarray]:
     """Yield float32 mono 16 kHz pieces as ffmpeg decodes them."""
-    with av.open(path) as container:
+    with av.open(path, metadata_errors="replace") as container:  # damaged tags are no reason to fail
         if not container.streams.audio:
             raise _bad(path, "no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:  # a codec ffmpeg does not know
+            raise _bad(path, "unsupported audio codec")
         rate = stream.codec_context.sample_rate or stream.rate or 0
         if rate < MIN_RATE:
             raise _bad(path, f"sample rate {rate} Hz is below {MIN_RATE} Hz: not a speech recording")

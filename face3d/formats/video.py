@@ -84,10 +84,12 @@ def open_video(path: str | os.PathLike, fps: float | None = None) -> Video:
     import av
 
     try:
-        with av.open(str(path)) as c:
+        with av.open(str(path), metadata_errors="replace") as c:
             if not c.streams.video:
                 raise BadInput(f"{path}: holds no video stream")
             s = c.streams.video[0]
+            if s.codec_context is None:  # a codec ffmpeg does not know
+                raise BadInput(f"{path}: unsupported video codec")
             w, h = s.codec_context.width, s.codec_context.height
             rate = float(s.average_rate or s.guessed_rate or 0) or 30.0
             duration = float(s.duration * s.time_base) if s.duration and s.time_base else (
@@ -112,7 +114,7 @@ def _rotation(path: Path) -> int:
     import av
 
     try:
-        with av.open(str(path)) as c:
+        with av.open(str(path), metadata_errors="replace") as c:
             for frame in c.decode(video=0):
                 return int(round(-float(getattr(frame, "rotation", 0) or 0) / 90)) % 4 * 90
     except (av.error.FFmpegError, OSError, ValueError):
@@ -127,7 +129,7 @@ def _decode(path: Path, rotation: int) -> Iterator[tuple[float, np.ndarray]]:
     count = 0
     last = -1.0
     try:
-        with av.open(str(path)) as c:
+        with av.open(str(path), metadata_errors="replace") as c:
             s = c.streams.video[0]
             s.thread_type = "AUTO"  # frame-threaded decoding: the detector waits less
             for frame in c.decode(s):
@@ -162,10 +164,12 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int, int] | None:
     if path.is_dir():
         return None
     try:
-        with av.open(str(path)) as c:
+        with av.open(str(path), metadata_errors="replace") as c:
             if not c.streams.audio:
                 return None
             a = c.streams.audio[0]
+            if a.codec_context is None:
+                return None
             rate = a.codec_context.sample_rate or 44100
             channels = min(2, a.codec_context.channels or 1)
             resampler = av.AudioResampler(format="fltp", layout="stereo" if channels == 2 else "mono", rate=rate)

@@ -31,7 +31,7 @@ def load_audio_samples(path, rate: int = AUDIO_RATE) -> np.ndarray:
         raise BadInput(f"{path}: audio not found")
     out = []
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="replace") as container:
             if not container.streams.audio:
                 raise BadInput(f"{path}: holds no audio stream")
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
