@@ -237,6 +237,10 @@ def _add_view(sub) -> None:
     p.add_argument("--time", type=float, default=0.0, metavar="T", help="time (s) of the frame to show first / save")
     p.add_argument("--view", choices=("front", "three-quarter", "side"), default="front")
     p.add_argument("--size", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
+    p.add_argument("--html", metavar="OUT.html",
+                   help="no window: write one self-contained page (three.js, the mesh and --audio inside) that "
+                        "plays in any browser, offline")
+    p.add_argument("--overwrite", action="store_true", help="--html: replace a page that face3d wrote earlier")
     p.set_defaults(run=_cmd_view)
 
 
@@ -250,11 +254,28 @@ def _window_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+_HTML_HINT = "or `face3d view PATH --html OUT.html` (a page for any browser)"
+
+
 def _cmd_view(args) -> int:
+    if args.html is not None:
+        if args.screenshot is not None:
+            raise BadInput("--html writes a page, --screenshot a PNG from a window: choose one")
+        if args.photo is not None:
+            print("face3d: note: the page shows no photo; --photo is ignored", file=sys.stderr)
+        from .viewer.html import write_html
+        print(write_html(args.path, args.html, audio=args.audio, view=args.view, overwrite=args.overwrite))
+        return 0
     size = _window_size(args.size)
-    from .viewer.window import view
-    out = view(args.path, audio=args.audio, screenshot=args.screenshot, time_s=args.time, size=size,
-               photo=args.photo, view_name=args.view, say=lambda line: print(line, file=sys.stderr, flush=True))
+    from .viewer.window import NO_DISPLAY_HINT, NoDisplay, view
+    try:
+        out = view(args.path, audio=args.audio, screenshot=args.screenshot, time_s=args.time, size=size,
+                   photo=args.photo, view_name=args.view, say=lambda line: print(line, file=sys.stderr, flush=True))
+    except NoDisplay as e:  # name both ways to see the face without a window
+        if "--html" in str(e) or NO_DISPLAY_HINT not in str(e):
+            raise
+        both = f"{NO_DISPLAY_HINT.removesuffix(' instead')} {_HTML_HINT}"
+        raise NoDisplay(str(e).replace(NO_DISPLAY_HINT, both)) from None
     if out is not None:
         print(out)
     return 0

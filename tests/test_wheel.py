@@ -41,7 +41,9 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     (wheel,) = glob.glob(str(dist / "face3d-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for data in ("face3d/_assets/correspondence.npz", "face3d/_assets/audio2face.pt",
-                 "face3d/_assets/ict_facekit.sha256", "face3d/_shaders/rasterize.vert"):
+                 "face3d/_assets/ict_facekit.sha256", "face3d/_shaders/rasterize.vert",
+                 "face3d/viewer/web/page.html", "face3d/viewer/web/three-bundle.min.js",
+                 "face3d/viewer/web/three-LICENSE.txt"):
         assert data in names, data
 
     env_dir = tmp_path / "env"

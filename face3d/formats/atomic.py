@@ -95,6 +95,7 @@ def _glb_is_own(f) -> bool:
     return str(json.loads(f.read(json_length)).get("asset", {}).get("generator", "")).startswith("face3d")
 
 
+_HTML = b"<!DOCTYPE html>\n<!-- face3d view --html"  # how `face3d view --html` pages begin (viewer/web/page.html)
 _SIGNATURES = {
     ".glb": _glb_is_own,
     # The Live Link layout has no room for a marker: any CSV in it counts as replaceable output.
@@ -102,6 +103,8 @@ _SIGNATURES = {
     ".obj": lambda f: f.read(8) == b"# face3d",
     ".mtl": lambda f: f.read(8) == b"# face3d",
     ".ply": lambda f: b"\ncomment face3d" in f.read(4096).split(b"end_header")[0],
+    ".html": lambda f: f.read(len(_HTML)) == _HTML,
+    ".htm": lambda f: f.read(len(_HTML)) == _HTML,
 }
 
 
