@@ -107,8 +107,9 @@ class _DevTools:
         self._log.close()
 
 
-def _open_page(page: Path, wait: float = 1.0) -> tuple[dict, dict, np.ndarray]:
-    """Open ``page`` offline; the page's state once it plays, again ``wait`` s later, and a screenshot [H,W,3]."""
+def _open_page(page: Path, wait: float = 1.0, then=None) -> tuple[dict, dict, np.ndarray]:
+    """Open ``page`` offline; the page's state once it plays, again ``wait`` s later, and a screenshot [H,W,3].
+    ``then(chrome)``: more to do in the page before it closes."""
     from io import BytesIO
 
     from PIL import Image
@@ -130,6 +131,8 @@ def _open_page(page: Path, wait: float = 1.0) -> tuple[dict, dict, np.ndarray]:
             time.sleep(wait)
             second = json.loads(chrome.evaluate("JSON.stringify(window.face3d)"))
             png = base64.b64decode(chrome.call("Page.captureScreenshot", format="png")["data"])
+            if then is not None:
+                then(chrome)
         finally:
             chrome.close()
     if SHOTS:
@@ -159,12 +162,24 @@ def _assert_face_in_front(shot: np.ndarray) -> None:
 
 # ---------------------------------------------------------------------------------------------- tests
 
+def _press_space(chrome) -> list[str]:
+    """The page's state after each of two presses of the space bar (play/pause)."""
+    states = []
+    for _ in range(2):
+        for kind in ("keyDown", "keyUp"):
+            chrome.call("Input.dispatchKeyEvent", type=kind, key=" ", code="Space", windowsVirtualKeyCode=32)
+        states.append(chrome.evaluate("window.face3d.state"))
+    return states
+
+
 def test_animated_glb_page_plays_offline(glb, tmp_path):
     page = write_html(glb, tmp_path / "face.html")
     text = page.read_text()
     assert page.read_bytes().startswith(SIGNATURE)
     assert "http://" not in text and "https://" not in text, "the page names a network address"
-    first, second, shot = _open_page(page)
+    presses = []
+    first, second, shot = _open_page(page, then=lambda chrome: presses.extend(_press_space(chrome)))
+    assert presses == ["paused", "playing"], "space does not pause and play"
     assert first["error"] is None and second["error"] is None, second["error"]
     assert second["state"] == "playing" and second["duration"] == pytest.approx(2.0, abs=1e-3)
     advanced = (second["time"] - first["time"]) % 2.0  # it loops
