@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -114,7 +115,12 @@ def _add_fit(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="photos, or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="output folder (several images: one sub-folder per image, by file name)")
-    p.add_argument("--all-faces", action="store_true", help="fit every face (DIR/face_0, ...), not only the largest")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--all-faces", action="store_true",
+                       help="fit every face (DIR/face_0, ...), small ones too, not only the largest")
+    which.add_argument("--face", type=_face_index, default=0, metavar="N",
+                       help="fit the N-th largest face: 0 = the largest (default), 1 = the next, ...")
+    which.add_argument("--box", type=_box, metavar="X,Y,W,H", help="fit the face in this box (pixels of the photo)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace face3d's own earlier output in DIR (never other files); without it a batch resumes")
     p.add_argument("--no-refine", dest="refine", action="store_false",
@@ -123,6 +129,22 @@ def _add_fit(sub) -> None:
                    help="the photos show one person: one identity and one albedo, pose/expression/light per photo")
     _add_engine(p)
     p.set_defaults(run=_cmd_fit)
+
+
+def _face_index(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a face number 0, 1, 2, ..., got {text!r}")
+    return int(text)
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y,WIDTH,HEIGHT in pixels, got {text!r}") from None
+    if not (w > 0 and h > 0 and all(map(math.isfinite, (x, y, w, h)))):
+        raise argparse.ArgumentTypeError(f"the box {text!r} needs a positive width and height")
+    return x, y, w, h
 
 
 def _add_engine(p) -> None:
@@ -139,7 +161,7 @@ def _cmd_fit(args) -> int:
 
     records = fit_images(args.images, args.output, args.all_faces, overwrite=args.overwrite, on_error=_skipped,
                          engine=args.engine, address=args.address, refine=args.refine,
-                         same_person=args.same_person)
+                         same_person=args.same_person, face=args.face, box=args.box)
     return print_records(records)
 
 

@@ -22,6 +22,8 @@ MAX_SIDE = 1920  # larger images are detected downscaled: the landmark net sees 
 PAD = 0.3  # border added (fraction of the longer side) when a face fills the frame
 REFRAME = 2.5  # window side / face size for the second look at a face found in a crop
 CROP_LEVELS = (1.0, 0.5, 0.25)  # crop windows (x the shorter side): BlazeFace misses faces < ~1/4 of a frame
+MIN_FACE = 90  # px: the smallest face (box side) ``every_face`` looks for, ~40 px between the eye corners
+MIN_WINDOW = 4 * MIN_FACE  # finest crop window: such a face is a quarter of it, which BlazeFace finds
 
 
 @dataclass
@@ -142,8 +144,10 @@ class Detector:
             self._landmarker.close()
             self._landmarker = None
 
-    def detect(self, image, timestamp_ms: int | None = None) -> list[Detection]:
-        """All faces in ``image`` (path, PIL image or array), largest first; [] when there is none."""
+    def detect(self, image, timestamp_ms: int | None = None, every_face: bool = False) -> list[Detection]:
+        """All faces in ``image`` (path, PIL image or array), largest first; [] when there is none.
+        ``every_face`` (image mode): also look for small faces beside the ones found, in crops of the image
+        area the first pass left uncovered, down to faces ``MIN_FACE`` px wide (group photos)."""
         rgb = load_image(image)
         h, w = rgb.shape[:2]
         scale = min(1.0, MAX_SIDE / max(h, w))
@@ -154,7 +158,9 @@ class Detector:
         else:
             faces = self._run(small) or self._run_padded(small)
         faces = [_rescale(d, 1.0 / scale, (w, h)) for d in faces]
-        if not faces and self.mode == "image":
+        if self.mode == "image" and every_face:
+            faces = self._run_every_scale(rgb, faces)
+        elif not faces and self.mode == "image":
             faces = self._run_crops(rgb)
         return sorted(faces, key=lambda d: -_area(d.box))
 
@@ -197,20 +203,50 @@ class Detector:
                 break
         return [self._reframe(rgb, d) for d in _dedupe(found)]
 
-    def _reframe(self, rgb: np.ndarray, face: Detection) -> Detection:
-        """Detect again in a square window centred on ``face``, REFRAME x its size (grey outside the photo):
-        the framing MediaPipe's landmark model works best with, whatever window first found the face."""
+    def _run_every_scale(self, rgb: np.ndarray, faces: list[Detection]) -> list[Detection]:
+        """``faces`` plus the faces in windows of ever smaller size (halving down to ``MIN_WINDOW``) over the
+        parts of the image no face found so far covers; each new face is looked at again in its own window."""
         h, w = rgb.shape[:2]
-        x0, y0, x1, y1 = face.box
+        found = list(faces)
+        side = min(w, h) // 2
+        while side >= MIN_WINDOW * 0.9:
+            covered = _coverage(found, w, h)
+            for x0, y0, x1, y1 in _crops(w, h, side / min(w, h)):
+                if (~covered[y0 // 8:-(-y1 // 8), x0 // 8:-(-x1 // 8)]).sum() * 64 < MIN_FACE ** 2:
+                    continue  # no room for another face here
+                new = [_shift(d, x0, y0, (w, h)) for d in self._run(rgb[y0:y1, x0:x1])]
+                found += [d for d in new if all(_iou(d.box, f.box) <= 0.3 for f in found)]
+            side //= 2
+        new = [self._reframe(rgb, d) for d in found[len(faces):]]
+        return _dedupe(faces + new)
+
+    def detect_in_box(self, image, box) -> Detection | None:
+        """The face in ``box`` (x0, y0, x1, y1 pixels of ``image``): the detection that overlaps it most, or
+        else one found in a window around it; None when there is none (image mode)."""
+        rgb = load_image(image)
+        box = np.asarray(box, np.float32)
+        faces = self.detect(rgb)
+        face = max(faces, key=lambda d: _iou(d.box, box), default=None)
+        if face is None or _iou(face.box, box) < 0.3:
+            face = self._reframe(rgb, box)
+        return face if face is not None and _iou(face.box, box) >= 0.2 else None
+
+    def _reframe(self, rgb: np.ndarray, face: Detection | np.ndarray) -> Detection | None:
+        """Detect again in a square window centred on ``face`` (a detection or a box), REFRAME x its size
+        (grey outside the photo): the framing MediaPipe's landmark model works best with, whatever window
+        first found the face. A detection comes back unchanged when the second look finds nothing."""
+        h, w = rgb.shape[:2]
+        box = face.box if isinstance(face, Detection) else face
+        x0, y0, x1, y1 = box
         half = REFRAME * max(x1 - x0, y1 - y0) / 2
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         left, top = int(cx - half), int(cy - half)
-        side = int(2 * half)
+        side = max(int(2 * half), 2)
         pad = max(0, -left, -top, left + side - w, top + side - h)
         window = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), constant_values=128)[
             top + pad:top + pad + side, left + pad:left + pad + side]
         again = [_shift(d, left, top, (w, h)) for d in self._run(window)]
-        return max(again, key=lambda d: _iou(d.box, face.box), default=face)
+        return max(again, key=lambda d: _iou(d.box, box), default=face if isinstance(face, Detection) else None)
 
 
 def detect(image, max_faces: int = 4) -> list[Detection]:
@@ -254,6 +290,16 @@ def _crops(w: int, h: int, frac: float) -> list[tuple[int, int, int, int]]:
     xs = np.linspace(0, w - cw, int(np.ceil(2 * (w - cw) / cw)) + 1).astype(int)
     ys = np.linspace(0, h - ch, int(np.ceil(2 * (h - ch) / ch)) + 1).astype(int)
     return [(x, y, x + cw, y + ch) for y in ys for x in xs]
+
+
+def _coverage(faces: list[Detection], w: int, h: int) -> np.ndarray:
+    """bool [ceil(h/8), ceil(w/8)]: 8-px cells inside a face's box (grown by a quarter: hair, chin)."""
+    cells = np.zeros((-(-h // 8), -(-w // 8)), bool)
+    for d in faces:
+        x0, y0, x1, y1 = d.box
+        gx, gy = (x1 - x0) / 8, (y1 - y0) / 8
+        cells[max(int((y0 - gy) // 8), 0):int((y1 + gy) // 8) + 1, max(int((x0 - gx) // 8), 0):int((x1 + gx) // 8) + 1] = True
+    return cells
 
 
 def _dedupe(faces: list[Detection]) -> list[Detection]:

@@ -22,9 +22,10 @@ from .fit import FitResult, fit_detection, mesh_vertices
 
 
 def fit(image, all_faces: bool = False, detector: Detector | None = None, model=None, correspondence=None,
-        refine: bool = True, same_person: bool = False) -> FitResult | list[FitResult]:
-    """Fit the face model to a photo (path, PIL image or array): the largest face, or every face
-    (``all_faces``, largest first). ``refine``: then estimate lighting and an albedo map (``face3d.refine``;
+        refine: bool = True, same_person: bool = False, face: int = 0, box=None) -> FitResult | list[FitResult]:
+    """Fit the face model to a photo (path, PIL image or array): the largest face, the ``face``-th largest
+    (0 = the largest), the face in ``box`` ((x, y, width, height) pixels), or every face (``all_faces``,
+    largest first; small faces beside large ones are looked for at several scales). ``refine``: then estimate lighting and an albedo map (``face3d.refine``;
     a refinement that fails keeps the landmark fit and prints one warning line). ``same_person``: ``image``
     is a list of photos of one person -> a list of fits sharing one identity and one albedo. ``model`` / ``correspondence`` default to the installed ones (loaded
     once per process); ``detector`` to a process-wide image-mode detector. Raises NoFace when there is no
@@ -42,9 +43,7 @@ def fit(image, all_faces: bool = False, detector: Detector | None = None, model=
         rgb = load_image(image)
         size = (rgb.shape[1], rgb.shape[0])
     name = f"{image}" if isinstance(image, (str, os.PathLike)) else "the image"
-    faces = (detector or default_detector()).detect(rgb)
-    if not faces:
-        raise NoFace(f"{name}: no face found")
+    faces = _faces(detector or default_detector(), rgb, size, name, all_faces, face, box)
     h, w = rgb.shape[:2]
     focal = exif_focal_35mm(image)
     camera = Camera.for_image(w, h, focal)
@@ -57,6 +56,24 @@ def fit(image, all_faces: bool = False, detector: Detector | None = None, model=
     if size != (w, h):  # a huge photo was decoded reduced: report in its own pixels
         results = [to_original_pixels(r, Camera.for_image(*size, focal)) for r in results]
     return results if all_faces else results[0]
+
+
+def _faces(detector: Detector, rgb: np.ndarray, size: tuple[int, int], name: str, all_faces: bool, face: int,
+           box) -> list:
+    """The detections to fit, largest first (see ``fit``); raises NoFace."""
+    if box is not None:
+        x, y, bw, bh = (float(b) for b in box)
+        s = rgb.shape[1] / size[0]  # a huge photo is decoded reduced: the box is in its own pixels
+        found = detector.detect_in_box(rgb, np.array([x, y, x + bw, y + bh]) * s)
+        if found is None:
+            raise NoFace(f"{name}: no face found in the box {x:g},{y:g},{bw:g},{bh:g}")
+        return [found]
+    faces = detector.detect(rgb, every_face=all_faces or face > 0)
+    if not faces:
+        raise NoFace(f"{name}: no face found")
+    if face >= len(faces):
+        raise NoFace(f"{name}: face {face} asked for, but {len(faces)} found (0 = the largest)")
+    return faces if all_faces else faces[face:face + 1]
 
 
 def _refined(rgbs: list[np.ndarray], results: list[FitResult], model, name: str) -> list[FitResult]:
@@ -185,9 +202,11 @@ def default_render_context():
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def fit_item(image: str, folder: str, overwrite: bool = False, all_faces: bool = False, refine: bool = True) -> str:
+def fit_item(image: str, folder: str, overwrite: bool = False, all_faces: bool = False, refine: bool = True,
+             face: int = 0, box=None) -> str:
     """One batch item: fit ``image`` and save its folder (the work function of ``face3d.batch``)."""
-    return str(save_fit(fit(image, all_faces, refine=refine), folder, image=image, overwrite=overwrite))
+    return str(save_fit(fit(image, all_faces, refine=refine, face=face, box=box), folder, image=image,
+                        overwrite=overwrite))
 
 
 def save_same_person(results: list[FitResult], folder: str | os.PathLike, images: list, model=None,
@@ -207,7 +226,8 @@ def save_same_person(results: list[FitResult], folder: str | os.PathLike, images
 
 def fit_images(inputs: list[str | os.PathLike], output: str | os.PathLike, all_faces: bool = False,
                overwrite: bool = False, engine: str = "local", address: str | None = None,
-               progress: bool = True, on_error=None, refine: bool = True, same_person: bool = False):
+               progress: bool = True, on_error=None, refine: bool = True, same_person: bool = False,
+               face: int = 0, box=None):
     """Fit photos and save each fit. One image file: ``output`` is its fit folder. Several images, a
     folder or a ``@list.txt``: ``output/<name>/`` per image and ``output/summary.json`` (``face3d.batch``);
     a re-run skips finished items. Returns the list of batch records (``face3d.batch.run``)."""
@@ -221,5 +241,6 @@ def fit_images(inputs: list[str | os.PathLike], output: str | os.PathLike, all_f
                 for i, n in zip(images, batch.output_names(images))]
     single = len(images) == 1 and len(inputs) == 1 and Path(inputs[0]).is_file() and not str(inputs[0]).startswith("@")
     return batch.run(images, "face3d.pipeline:fit_item", output, single=single, overwrite=overwrite,
-                     options={"all_faces": all_faces, "refine": refine}, engine=engine, address=address, progress=progress,
+                     options={"all_faces": all_faces, "refine": refine, "face": face,
+                              "box": None if box is None else list(box)}, engine=engine, address=address, progress=progress,
                      label="fitting", on_error=on_error)

@@ -99,3 +99,64 @@ def test_video_mode(astronaut):
         second = det.detect(astronaut, timestamp_ms=33)
     assert len(first) == len(second) == 1
     np.testing.assert_allclose(first[0].landmarks[:, :2], second[0].landmarks[:, :2], atol=3)
+
+
+GROUP_PHOTOS = ("astronaut.png", "takeo.png", "lfpw_train_image_0001.png", "lfpw_train_image_0003.png",
+                "lfpw_train_image_0005.png", "IBUG_image_008_1_0.jpg")
+
+
+def group_photo(shared, detector, iods, size=(3000, 2000), seed=0):
+    """A large canvas with the shared photos' faces pasted at the inter-ocular distances ``iods`` (px) ->
+    (image, [(centre x, centre y, iod)])."""
+    rng = np.random.default_rng(seed)
+    canvas = Image.new("RGB", size, (118, 126, 110))
+    truth, placed = [], []
+    for k, iod in enumerate(iods):
+        rgb = load_image(shared / "faces" / GROUP_PHOTOS[k % len(GROUP_PHOTOS)])
+        face = detector.detect(rgb)[0]
+        x0, y0, x1, y1 = face.box
+        s = 1.6 * max(x1 - x0, y1 - y0)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        side = int(iod * s / np.linalg.norm(face.landmarks[33, :2] - face.landmarks[263, :2]))
+        crop = Image.fromarray(rgb).crop((int(cx - s / 2), int(cy - s / 2), int(cx + s / 2), int(cy + s / 2)))
+        for _ in range(500):  # a free spot
+            x, y = int(rng.integers(0, size[0] - side)), int(rng.integers(0, size[1] - side))
+            if all(x + side < px or px + ps < x or y + side < py or py + ps < y for px, py, ps in placed):
+                break
+        placed.append((x, y, side))
+        canvas.paste(crop.resize((side, side), Image.Resampling.LANCZOS), (x, y))
+        truth.append((x + side / 2, y + side / 2, iod))
+    return np.asarray(canvas), truth
+
+
+def test_every_face_in_a_group_photo_is_found(shared, detector):
+    """Faces 40-300 px between the eye corners on a 6 Mpx canvas: the first pass finds the large ones, the
+    multi-scale pass (``every_face``) every one, with no extra detections."""
+    iods = (40, 40, 55, 70, 100, 140, 200, 300)
+    image, truth = group_photo(shared, detector, iods)
+    hit = lambda faces: [any(f.box[0] < x < f.box[2] and f.box[1] < y < f.box[3] for f in faces)  # noqa: E731
+                         for x, y, _ in truth]
+    first = detector.detect(image)
+    assert sum(hit(first)) < len(truth)  # the case this exists for: MediaPipe alone misses the small faces
+    every = detector.detect(image, every_face=True)
+    assert all(hit(every)), [t for t, h in zip(truth, hit(every)) if not h]
+    assert len(every) == len(truth)
+    areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in every]
+    assert areas == sorted(areas, reverse=True)
+
+
+def test_a_face_is_picked_by_number_or_box(shared, detector, tmp_path):
+    from face3d.pipeline import fit
+
+    photo = shared / "faces" / "breakingbad.jpg"
+    faces = detector.detect(photo, every_face=True)
+    assert len(faces) == 2
+    second = fit(photo, face=1, refine=False, detector=detector)
+    x0, y0, x1, y1 = faces[1].box
+    assert x0 - 5 < second.ibug68[:, 0].mean() < x1 + 5 and y0 - 5 < second.ibug68[:, 1].mean() < y1 + 5
+    by_box = fit(photo, box=(x0, y0, x1 - x0, y1 - y0), refine=False, detector=detector)
+    np.testing.assert_allclose(by_box.ibug68, second.ibug68, atol=1.0)
+    with pytest.raises(NoFace, match="face 2 asked for, but 2 found"):
+        fit(photo, face=2, refine=False, detector=detector)
+    with pytest.raises(NoFace, match="no face found in the box"):
+        fit(photo, box=(0, 0, 30, 30), refine=False, detector=detector)
