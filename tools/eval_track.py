@@ -9,7 +9,8 @@ same MediaPipe ids projected, before and (c) after the temporal filter; and the 
 (a) in % of the face size (sqrt of the landmark box area).
 
 Synthetic clip (``synthesize``): the ICT face with a random identity, rendered with face3d's renderer
-(vertex colours, SH lighting whose direction swings across the clip, Gaussian camera noise) from known
+(textured with a real face's fitted albedo, a coloured SH light whose direction swings across the clip,
+Gaussian camera noise) from known
 curves: speech-like jawOpen, blinks, smiles, browInnerUp, head yaw up to +-45 degrees with pitch and roll.
 Reports per-curve correlation (tracked vs true) and the median head-rotation error in degrees.
 """
@@ -92,21 +93,31 @@ def true_curves(times: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return e, np.stack([pitch, yaw, roll], 1).astype(np.float32)
 
 
+def reference_albedo() -> np.ndarray:
+    """uint8 [H, W, 3] sRGB albedo atlas of a real face for the synthetic clip: ``face3d fit`` (with refine) of
+    ``shared/faces/astronaut.png``, so that MediaPipe sees skin, brows, lips and irises as in a real video."""
+    from face3d.pipeline import fit
+
+    return fit(SHARED / "faces" / "astronaut.png").albedo
+
+
 def synthesize(path: Path, seconds: float = 6.0, fps: float = 30.0, size: tuple[int, int] = (640, 480),
-               seed: int = 0) -> dict:
-    """Render the synthetic clip to ``path`` (mp4). Returns the truth: times, expression, head angles,
-    rotation matrices [T, 3, 3], identity."""
+               seed: int = 0, albedo: np.ndarray | None = None) -> dict:
+    """Render the synthetic clip to ``path`` (mp4): the face textured with ``albedo`` (uint8 sRGB atlas;
+    default ``reference_albedo()``) under a coloured SH light that swings across the clip. Returns the truth:
+    times, expression, head angles, rotation matrices [T, 3, 3], identity."""
     import torch
 
+    from face3d import texture as tx
     from face3d.camera import Camera
     from face3d.formats.video import video_writer
-    from face3d.materials import vertex_colours
     from face3d.model import load_model
     from face3d.render import (RenderContext, interpolate, pixel_normals, rasterize, sh_directional,
-                               sh_irradiance, to_clip, vertex_normals)
+                               sh_irradiance, texture, to_clip, vertex_normals)
     from face3d.rig import euler_to_quat
 
     model = load_model()
+    albedo = reference_albedo() if albedo is None else albedo
     rng = np.random.default_rng(seed)
     identity = (rng.standard_normal(100) * 0.6).astype(np.float32)
     n = int(round(seconds * fps))
@@ -114,19 +125,13 @@ def synthesize(path: Path, seconds: float = 6.0, fps: float = 30.0, size: tuple[
     expr, head = true_curves(times, seed)
     w, h = size
     cam = Camera.for_image(w, h)
-    colours = torch.from_numpy(vertex_colours(model)[:, :3])
-    # A little texture: darker lips and brows, so the face reads as one (the shading does the rest).
-    v0 = model.neutral.numpy()
-    lips = (np.abs(v0[:, 0]) < 2.4) & (v0[:, 1] > -4.4) & (v0[:, 1] < -2.4) & (v0[:, 2] > 10.0)
-    colours[torch.from_numpy(lips)] *= torch.tensor([0.75, 0.45, 0.45])
-    brows = (np.abs(v0[:, 0]) > 1.2) & (np.abs(v0[:, 0]) < 5.5) & (v0[:, 1] > 5.7) & (v0[:, 1] < 6.7) & (v0[:, 2] > 8)
-    colours[torch.from_numpy(brows)] *= 0.35
-    keep = np.asarray(vertex_colours(model)[:, 3] > 0)
-    tris = model.faces.numpy()
-    tris = tris[keep[tris].all(1)]
-    tri = torch.from_numpy(tris.astype(np.int32))
-    from face3d.track import matrix_to_quat  # noqa: F401  (the tracker's conversions are checked against rig's)
-
+    # Without the eyelash cards: drawn opaque they close into a black band over a blinking eye.
+    keep = np.flatnonzero(tx.drawn_triangles(model) & ~tx.region_mask(model, ("eyelashes_left", "eyelashes_right")))
+    tri = torch.from_numpy(model.faces.numpy()[keep].astype(np.int32))
+    uv_tri = torch.from_numpy(model.uv_faces[keep].astype(np.int32))
+    uv = torch.from_numpy(tx.atlas_uvs(model))
+    uv = torch.stack([uv[:, 0], 1 - uv[:, 1]], 1)
+    tex = torch.from_numpy(tx.srgb_to_linear(albedo / 255.0).astype(np.float32))[None]
     q = euler_to_quat(head)
     mats = _quat_to_matrix(q)
     ident = torch.from_numpy(identity)[None]
@@ -138,25 +143,27 @@ def synthesize(path: Path, seconds: float = 6.0, fps: float = 30.0, size: tuple[
         for i in range(n):
             with torch.no_grad():
                 v = model.blend(ident, torch.from_numpy(expr[i])[None])[0].double().numpy()
-            posed = v @ mats[i].T + np.array([0.0, 0.5, -62.0])
-            verts = torch.from_numpy(posed.astype(np.float32))[None]
-            # Only the box around the head is rendered (the cost follows the face, as in face3d.overlay).
-            px = posed[:, :2] / -posed[:, 2:] * cam.focal
-            x0 = max(int(cam.cx + px[:, 0].min()) - 2, 0)
-            x1 = min(int(cam.cx + px[:, 0].max()) + 3, w)
-            y0 = max(int(cam.cy - px[:, 1].max()) - 2, 0)
-            y1 = min(int(cam.cy - px[:, 1].min()) + 3, h)
-            sub = Camera(cam.focal, cam.cx - x0, cam.cy - y0, x1 - x0, y1 - y0)
-            pos = to_clip(verts, sub)
-            rast = rasterize(ctx, pos, tri, (y1 - y0, x1 - x0))
-            normals = pixel_normals(vertex_normals(verts, tri), rast, tri)
-            angle = 0.9 * math.sin(2 * math.pi * i / n)  # the light swings from one side to the other
-            light = sh_directional((math.sin(angle), 0.4, math.cos(angle)), 0.35, 0.75, channels=1)
-            albedo = interpolate(colours[None], rast, tri)
-            lit = albedo * sh_irradiance(normals, light)
-            cover = (rast[..., 3:] > 0).float()
-            # No antialias pass (2 s a frame on this CPU): the camera noise hides the stair steps.
-            layer = torch.cat([lit * cover, cover], -1)[0].clamp(0, 1).numpy()
+                posed = v @ mats[i].T + np.array([0.0, 0.5, -62.0])
+                verts = torch.from_numpy(posed.astype(np.float32))[None]
+                # Only the box around the head is rendered (the cost follows the face, as in face3d.overlay).
+                px = posed[:, :2] / -posed[:, 2:] * cam.focal
+                x0 = max(int(cam.cx + px[:, 0].min()) - 2, 0)
+                x1 = min(int(cam.cx + px[:, 0].max()) + 3, w)
+                y0 = max(int(cam.cy - px[:, 1].max()) - 2, 0)
+                y1 = min(int(cam.cy - px[:, 1].min()) + 3, h)
+                sub = Camera(cam.focal, cam.cx - x0, cam.cy - y0, x1 - x0, y1 - y0)
+                pos = to_clip(verts, sub)
+                rast = rasterize(ctx, pos, tri, (y1 - y0, x1 - x0), cull_backfaces=True)
+                normals = pixel_normals(vertex_normals(verts, model.faces), rast, tri)
+                # The light swings from one side to the other and warms up: a lighting change over the clip.
+                angle = 0.9 * math.sin(2 * math.pi * i / n)
+                warm = 0.5 + 0.5 * math.sin(2 * math.pi * i / n + 1.0)
+                light = sh_directional((math.sin(angle), 0.4, math.cos(angle)), 0.4, 0.8)
+                light = light * torch.tensor([1.0, 1.0 - 0.1 * warm, 1.0 - 0.25 * warm])
+                lit = texture(tex, interpolate(uv, rast, uv_tri)) * sh_irradiance(normals, light)
+                cover = (rast[..., 3:] > 0).float()
+                # No antialias pass (slow on this CPU): the camera noise hides the stair steps.
+                layer = torch.cat([lit * cover, cover], -1)[0].clamp(0, 1).numpy()
             rgb = background.copy()
             patch = rgb[y0:y1, x0:x1]
             rgb[y0:y1, x0:x1] = layer[..., :3] ** (1 / 2.2) * 255 + patch * (1 - layer[..., 3:])
