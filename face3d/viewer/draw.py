@@ -108,35 +108,77 @@ def window_camera(scene: Scene, width: int, height: int, state: ViewState):
     return Camera(focal, (width - 1) / 2, (height - 1) / 2, width, height), None
 
 
+class NormalOp:
+    """Area-weighted unit vertex normals of one mesh, shared across UV seams, with the gathers and the
+    scatter-add precomputed (one sparse matrix): a few ms a frame for the ICT mesh.
+
+    ``triangles``: int [T,3]; ``weld``: int [N] one id per distinct position."""
+
+    def __init__(self, triangles: np.ndarray, weld: np.ndarray):
+        from scipy.sparse import csr_matrix
+
+        t = np.ascontiguousarray(triangles, np.int64)
+        self.i0, self.i1, self.i2 = (np.ascontiguousarray(t[:, k]) for k in range(3))
+        self.weld = np.asarray(weld, np.int64)
+        n_ids = int(self.weld.max()) + 1 if len(self.weld) else 0
+        rows = self.weld[t].reshape(-1)
+        cols = np.repeat(np.arange(len(t)), 3)
+        # [ids, T]: each triangle's face normal added to its three corners' welded ids
+        self.scatter = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_ids, len(t)))
+        self.scatter.sum_duplicates()
+
+    def __call__(self, vertices: np.ndarray) -> np.ndarray:
+        v = np.asarray(vertices, np.float32)
+        p0 = v[self.i0]
+        a, b = v[self.i1] - p0, v[self.i2] - p0
+        fn = np.empty_like(a)  # a x b, written out: np.cross is several times slower on [T,3]
+        fn[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+        fn[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+        fn[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+        acc = self.scatter @ fn
+        acc /= np.maximum(np.sqrt(np.einsum("ij,ij->i", acc, acc)), 1e-12)[:, None]
+        return acc[self.weld].astype(np.float32, copy=False)
+
+
 def scene_normals(scene: Scene, vertices: np.ndarray) -> np.ndarray:
     """float32 [N,3] unit vertex normals of ``vertices [N,3]``, area-weighted and shared across UV seams."""
-    t = scene.triangles
-    p0, p1, p2 = vertices[t[:, 0]], vertices[t[:, 1]], vertices[t[:, 2]]
-    fn = np.cross(p1 - p0, p2 - p0)
-    ids = scene.weld[t].reshape(-1)
-    n_ids = int(scene.weld.max()) + 1
-    rep = np.repeat(fn, 3, axis=0)
-    acc = np.stack([np.bincount(ids, rep[:, k], n_ids) for k in range(3)], 1)
-    acc /= np.maximum(np.linalg.norm(acc, axis=1, keepdims=True), 1e-12)
-    return acc[scene.weld].astype(np.float32)
+    return NormalOp(scene.triangles, scene.weld)(vertices)
+
+
+def mesh_program_source(masked: bool) -> str:
+    """view_mesh.frag, with ``MASKED`` defined (discarding hidden fragments) or not."""
+    src = read_shader("view_mesh.frag")
+    if not masked:
+        return src
+    first, rest = src.split("\n", 1)
+    return f"{first}\n#define MASKED\n{rest}"
 
 
 class SceneRenderer:
     """The GL objects of one scene in one moderngl context; ``draw`` renders a frame into a framebuffer.
 
     ``gl``: a moderngl.Context; ``flip``: True when drawing into a window (GL's rows go bottom-up).
+
+    Anti-aliasing (``samples``): None (the default) draws single-sampled and resolves with FXAA, which on
+    llvmpipe costs a fraction of MSAA's several-fold slowdown; 0 draws with none; N >= 2 with N-sample MSAA.
+    Triangles whose three vertices are all hidden (alpha < 0.5: eye overlay shells) are never drawn; those
+    with some hidden draw with the discarding shader; the rest, nearly all, with one that does not discard,
+    so llvmpipe depth-tests their fragments before shading them.
     """
 
     def __init__(self, gl, scene: Scene, flip: bool = False):
         import moderngl
 
         self.gl, self.scene, self.flip, self._mgl = gl, scene, flip, moderngl
-        self.mesh_prog = gl.program(vertex_shader=read_shader("view_mesh.vert"),
-                                    fragment_shader=read_shader("view_mesh.frag"))
+        vert = read_shader("view_mesh.vert")
+        self.mesh_prog = gl.program(vertex_shader=vert, fragment_shader=mesh_program_source(False))
+        self.masked_prog = gl.program(vertex_shader=vert, fragment_shader=mesh_program_source(True))
         self.quad_prog = gl.program(vertex_shader=read_shader("view_quad.vert"),
                                     fragment_shader=read_shader("view_quad.frag"))
         self.point_prog = gl.program(vertex_shader=read_shader("view_points.vert"),
                                      fragment_shader=read_shader("view_points.frag"))
+        self.fxaa_prog = gl.program(vertex_shader=read_shader("view_fxaa.vert"),
+                                    fragment_shader=read_shader("view_fxaa.frag"))
         n = len(scene.positions)
         uv = scene.uv if scene.uv is not None else np.zeros((n, 2), np.float32)
         colours = scene.colours if scene.colours is not None else np.tile(
@@ -145,22 +187,37 @@ class SceneRenderer:
         static = np.concatenate([uv, colours, gloss[:, None]], 1).astype(np.float32)
         self.static = gl.buffer(static.tobytes())
         self.dynamic = gl.buffer(reserve=n * 24, dynamic=True)
-        self.index = gl.buffer(np.ascontiguousarray(scene.triangles, np.uint32).tobytes())
-        self.vao = gl.vertex_array(self.mesh_prog, [(self.dynamic, "3f 3f", "in_pos", "in_normal"),
-                                                    (self.static, "2f 4f 1f", "in_uv", "in_colour", "in_gloss")],
-                                   index_buffer=self.index, index_element_size=4)
+        self._frame = np.empty((n, 6), np.float32)  # positions | normals, written to ``dynamic``
+        shown = (colours[:, 3] >= 0.5)[scene.triangles]
+        self.vaos, self.indices = [], []
+        # the mesh's own triangle order is kept: it is coherent, and llvmpipe draws a depth-sorted one slower
+        for prog, tri in ((self.mesh_prog, scene.triangles[shown.all(1)]),
+                          (self.masked_prog, scene.triangles[shown.any(1) & ~shown.all(1)])):
+            if not len(tri):
+                continue
+            index = gl.buffer(np.ascontiguousarray(tri, np.uint32).tobytes())
+            self.indices.append(index)
+            self.vaos.append((prog, gl.vertex_array(
+                prog, [(self.dynamic, "3f 3f", "in_pos", "in_normal"),
+                       (self.static, "2f 4f 1f", "in_uv", "in_colour", "in_gloss")],
+                index_buffer=index, index_element_size=4)))
         self.quad = gl.buffer(np.array([0, 0, 1, 0, 0, 1, 1, 1], np.float32).tobytes())
         self.quad_vao = gl.vertex_array(self.quad_prog, [(self.quad, "2f", "in_corner")])
+        self.fxaa_vao = gl.vertex_array(self.fxaa_prog, [(self.quad, "2f", "in_corner")])
         self.points = gl.buffer(reserve=max(len(scene.landmarks) if scene.landmarks is not None else 1, 1) * 12,
                                 dynamic=True)
         self.points_vao = gl.vertex_array(self.point_prog, [(self.points, "3f", "in_pos")])
         self.texture = self._texture(scene.texture, mipmaps=True) if scene.texture is not None else None
         self.photo = self._texture(scene.photo) if scene.photo is not None else None
-        self.mesh_prog["u_sh"].write(studio_sh().tobytes())
-        self.mesh_prog["u_key"].value = tuple(np.asarray(KEY) / np.linalg.norm(KEY))
+        for prog in (self.mesh_prog, self.masked_prog):
+            prog["u_sh"].write(studio_sh().tobytes())
+            prog["u_key"].value = tuple(np.asarray(KEY) / np.linalg.norm(KEY))
+        self.normals = NormalOp(scene.triangles, scene.weld)
         self._weights_key = None
         self.vertices = scene.positions
         self._fbos: dict = {}
+        self._matrices: tuple = (None, None)
+        self._box = None
 
     def _texture(self, image: np.ndarray, mipmaps: bool = False):
         rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], 2) if image.shape[2] == 3 else image
@@ -177,13 +234,18 @@ class SceneRenderer:
         key = None if w is None else w.tobytes()
         if key != self._weights_key or self._weights_key is None:
             self.vertices = self.scene.vertices(w)
-            normals = scene_normals(self.scene, self.vertices)
-            self.dynamic.write(np.concatenate([self.vertices, normals], 1).astype(np.float32).tobytes())
+            self._frame[:, :3] = self.vertices
+            self._frame[:, 3:] = self.normals(self.vertices)
+            self.dynamic.write(self._frame)
             self._weights_key = key if key is not None else b""
         return w
 
     def matrices(self, width: int, height: int, state: ViewState) -> tuple[np.ndarray, np.ndarray, tuple | None]:
         """``(model [4,4], proj [4,4], photo_rect)`` float32 for a ``width`` x ``height`` frame."""
+        key = (width, height, state.yaw, state.pitch, state.distance, np.asarray(state.target).tobytes(),
+               state.fitted, self.flip)
+        if self._matrices[0] == key:  # the same view as the last frame: skip torch
+            return self._matrices[1]
         import torch
 
         from ..render.camera import clip_matrix
@@ -196,6 +258,7 @@ class SceneRenderer:
         proj = clip_matrix(camera, near, far, torch.float64).numpy().astype(np.float32)
         if self.flip:
             proj[1] *= -1
+        self._matrices = (key, (model, proj, rect))
         return model, proj, rect
 
     def draw(self, fbo, width: int, height: int, state: ViewState) -> None:
@@ -210,36 +273,57 @@ class SceneRenderer:
             self._quad(self.photo, rect, 1.0)
         gl.enable(mgl.DEPTH_TEST)
         gl.disable(mgl.CULL_FACE)
-        p = self.mesh_prog
-        p["u_model"].write(model.T.copy().tobytes())  # GLSL matrices are column-major
-        p["u_proj"].write(proj.T.copy().tobytes())
         textured = state.textured and self.texture is not None
-        p["u_textured"].value = textured
         if textured:
             self.texture.use(0)
-            p["u_tex"].value = 0
-        p["u_spec"].value, p["u_rim"].value = state.specular, state.rim
-        p["u_mode"].value = 1 if state.normals else 0
+        model_t, proj_t = model.T.tobytes(), proj.T.tobytes()  # GLSL matrices are column-major
+        for p, _ in self.vaos:
+            p["u_model"].write(model_t)
+            p["u_proj"].write(proj_t)
+            p["u_textured"].value = textured
+            if textured:
+                p["u_tex"].value = 0
+            p["u_spec"].value, p["u_rim"].value = state.specular, state.rim
+            p["u_mode"].value = 1 if state.normals else 0
         if state.wireframe:
             gl.polygon_offset = (1.0, 1.0)  # push the faces back so the lines over them win the depth test
-        self.vao.render(mgl.TRIANGLES)
+        for _, vao in self.vaos:
+            vao.render(mgl.TRIANGLES)
         gl.polygon_offset = (0.0, 0.0)
         if state.wireframe:
             gl.wireframe = True
-            p["u_mode"].value, p["u_flat"].value = 2, (0.10, 0.12, 0.16)
-            self.vao.render(mgl.TRIANGLES)
+            for p, vao in self.vaos:
+                p["u_mode"].value, p["u_flat"].value = 2, (0.10, 0.12, 0.16)
+                vao.render(mgl.TRIANGLES)
             gl.wireframe = False
         if state.landmarks and self.scene.landmarks is not None:
             self.points.write(self.vertices[self.scene.landmarks].astype(np.float32).tobytes())
             gl.disable(mgl.DEPTH_TEST)
             gl.enable(mgl.PROGRAM_POINT_SIZE)
             q = self.point_prog
-            q["u_model"].write(model.T.copy().tobytes())
-            q["u_proj"].write(proj.T.copy().tobytes())
+            q["u_model"].write(model_t)
+            q["u_proj"].write(proj_t)
             q["u_size"].value = max(4.0, height / 150)
             q["u_colour"].value = (0.1, 0.95, 0.35)
             self.points_vao.render(mgl.POINTS)
             gl.enable(mgl.DEPTH_TEST)
+        self._box = self._screen_box(model, proj, width, height)
+
+    def _screen_box(self, model: np.ndarray, proj: np.ndarray, width: int, height: int):
+        """``(x, y, w, h)`` GL pixels (rows bottom-up) holding the posed mesh with a 2-pixel margin, or None
+        when part of it lies behind the camera (then the whole frame)."""
+        v = self.vertices
+        lo, hi = v.min(0), v.max(0)
+        corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        clip = corners @ (proj.astype(np.float64) @ model.astype(np.float64)).T
+        if (clip[:, 3] <= 1e-6).any():
+            return None
+        ndc = clip[:, :2] / clip[:, 3:]
+        x0, x1 = (ndc[:, 0].min() + 1) / 2 * width, (ndc[:, 0].max() + 1) / 2 * width
+        y0, y1 = (ndc[:, 1].min() + 1) / 2 * height, (ndc[:, 1].max() + 1) / 2 * height
+        x0, y0 = max(int(math.floor(x0)) - 2, 0), max(int(math.floor(y0)) - 2, 0)
+        x1, y1 = min(int(math.ceil(x1)) + 2, width), min(int(math.ceil(y1)) + 2, height)
+        return (x0, y0, max(x1 - x0, 0), max(y1 - y0, 0))
 
     def _quad(self, tex, rect, alpha: float) -> None:
         tex.use(0)
@@ -260,26 +344,51 @@ class SceneRenderer:
 
     # ------------------------------------------------------------------------------------------ offscreen
 
-    def targets(self, width: int, height: int, samples: int = 4):
-        """``(msaa_fbo, resolved_fbo)`` of one size, cached: draw into the first, read from the second."""
+    def targets(self, width: int, height: int, samples: int | None = None):
+        """``(draw_fbo, resolved_fbo)`` of one size, cached: draw into the first, ``resolve`` into the second
+        and read from it. ``samples``: see the class."""
         key = (width, height, samples)
         if key not in self._fbos:
-            gl = self.gl
-            samples = min(samples, gl.max_samples) if samples > 1 else 0
-            ms = gl.framebuffer([gl.renderbuffer((width, height), 4, samples=samples)],
-                                gl.depth_renderbuffer((width, height), samples=samples))
+            gl, mgl = self.gl, self._mgl
+            if samples is None:  # FXAA: the frame is a texture the resolve pass samples
+                colour = gl.texture((width, height), 4)
+                colour.filter = (mgl.LINEAR, mgl.LINEAR)
+                colour.repeat_x = colour.repeat_y = False
+                ms = gl.framebuffer([colour], gl.depth_renderbuffer((width, height)))
+            else:
+                n = min(samples, gl.max_samples) if samples > 1 else 0
+                ms = gl.framebuffer([gl.renderbuffer((width, height), 4, samples=n)],
+                                    gl.depth_renderbuffer((width, height), samples=n))
             res = gl.framebuffer([gl.renderbuffer((width, height), 4)])
             self._fbos[key] = (ms, res)
         return self._fbos[key]
 
-    def render(self, width: int, height: int, state: ViewState, t: float = 0.0, samples: int = 4) -> np.ndarray:
+    def resolve(self, width: int, height: int, samples: int | None = None) -> None:
+        """The drawn frame of ``targets(width, height, samples)`` into its resolved framebuffer: an MSAA
+        resolve, a copy, or (``samples`` None) a copy with FXAA over the mesh's screen box."""
+        ms, res = self.targets(width, height, samples)
+        self.gl.copy_framebuffer(res, ms)
+        box = self._box if self._box is not None else (0, 0, width, height)
+        if samples is not None or box[2] <= 0 or box[3] <= 0:
+            return
+        gl = self.gl
+        res.use()
+        gl.viewport = (0, 0, width, height)
+        gl.disable(self._mgl.DEPTH_TEST)
+        gl.scissor = box
+        ms.color_attachments[0].use(0)
+        self.fxaa_prog["u_frame"].value = 0
+        self.fxaa_vao.render(self._mgl.TRIANGLE_STRIP)
+        gl.scissor = None
+
+    def render(self, width: int, height: int, state: ViewState, t: float = 0.0,
+               samples: int | None = None) -> np.ndarray:
         """uint8 [H,W,3] image (top row first) of the scene at time ``t`` (offscreen; ``flip`` must be False)."""
         self.set_time(t)
         ms, res = self.targets(width, height, samples)
         self.draw(ms, width, height, state)
-        self.gl.copy_framebuffer(res, ms)
-        data = res.read(components=3)
-        img = np.frombuffer(data, np.uint8).reshape(height, width, 3)
+        self.resolve(width, height, samples)
+        img = np.frombuffer(res.read(components=3), np.uint8).reshape(height, width, 3)
         return img[::-1].copy() if self.flip else img.copy()
 
     def release(self) -> None:
@@ -289,8 +398,9 @@ class SceneRenderer:
                     if a is not None:
                         a.release()
                 f.release()
-        for obj in (self.vao, self.quad_vao, self.points_vao, self.static, self.dynamic, self.index, self.quad,
-                    self.points, self.texture, self.photo, self.mesh_prog, self.quad_prog, self.point_prog):
+        for obj in (*[v for _, v in self.vaos], self.quad_vao, self.fxaa_vao, self.points_vao, self.static,
+                    self.dynamic, *self.indices, self.quad, self.points, self.texture, self.photo, self.mesh_prog,
+                    self.masked_prog, self.quad_prog, self.point_prog, self.fxaa_prog):
             if obj is not None:
                 obj.release()
 

@@ -96,9 +96,10 @@ def _background(value: str | None, scene, state) -> None:
 
 def render_file(path, output, audio=None, size: int = 512, view: str = "front", background: str | None = None,
                 time_s: float = 0.0, fps: float | None = None, photo=None, overwrite: bool = False,
-                progress: bool = True, say=None, scene=None) -> Path:
+                progress: bool = True, say=None, scene=None, samples: int | None = None) -> Path:
     """Render ``path`` (mesh, animated GLB, fit folder) to ``output``: ``.png`` one frame at ``time_s``,
-    ``.mp4`` the animation (with ``audio`` muxed as AAC). Written atomically; returns ``output``."""
+    ``.mp4`` the animation (with ``audio`` muxed as AAC). Written atomically; returns ``output``.
+    ``samples``: anti-aliasing as ``SceneRenderer`` takes it (None: FXAA; 0: none; N >= 2: N-sample MSAA)."""
     from ..formats.atomic import atomic_files, check_output_file, distinct, output_path
     from ..formats.scene import read_scene
     from .draw import SceneRenderer, VIEWS, home_view, offscreen_context
@@ -117,6 +118,7 @@ def render_file(path, output, audio=None, size: int = 512, view: str = "front", 
     distinct([output, *inputs])
     check_output_file(output, overwrite, inputs=inputs)
     scene = scene or read_scene(path, photo)
+    aa = samples
     samples = load_audio_samples(audio) if (audio and suffix == ".mp4") else None
     if audio and suffix == ".png":
         say("face3d: note: a PNG has no sound; --audio is ignored")
@@ -129,12 +131,12 @@ def render_file(path, output, audio=None, size: int = 512, view: str = "front", 
         with atomic_files([output], overwrite) as (tmp,):
             if suffix == ".png":
                 from PIL import Image
-                Image.fromarray(renderer.render(size, size, state, time_s)).save(tmp, format="PNG")
+                Image.fromarray(renderer.render(size, size, state, time_s, aa)).save(tmp, format="PNG")
             else:
                 rate, n = frame_plan(scene, fps, None if samples is None else len(samples) / AUDIO_RATE)
                 if samples is not None:
                     samples = fit_audio(samples, AUDIO_RATE, n / rate, rate, Path(audio).name, say)
-                _write_mp4(tmp, renderer, state, size, rate, n, samples, view == "turntable", progress)
+                _write_mp4(tmp, renderer, state, size, rate, n, samples, view == "turntable", progress, aa=aa)
     finally:
         renderer.release()
         gl.__exit__(None, None, None)
@@ -143,7 +145,14 @@ def render_file(path, output, audio=None, size: int = 512, view: str = "front", 
 
 
 def _write_mp4(path: Path, renderer, state, size: int, fps: float, n: int, samples, turntable: bool,
-               progress: bool) -> None:
+               progress: bool, aa: int | None = None) -> None:
+    """Render ``n`` frames and encode them (libx264 veryfast, crf 20, yuv420p), then the AAC audio.
+
+    Encoding runs in a thread of its own (PyAV lets go of the GIL while it converts and encodes) while the
+    next frame renders; at most a few frames wait between the two."""
+    import queue
+    import threading
+
     import av
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -160,22 +169,44 @@ def _write_mp4(path: Path, renderer, state, size: int, fps: float, n: int, sampl
         if samples is not None:
             audio = container.add_stream("aac", rate=AUDIO_RATE)
             audio.layout = "mono"
-        yaw0 = state.yaw
-        with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
-                      TimeRemainingColumn(), console=console, disable=not (progress and console.is_terminal),
-                      transient=True) as bar:
-            task = bar.add_task("", total=n)
-            for i in range(n):
-                if turntable:
-                    state.yaw = yaw0 + 2 * math.pi * i / n
-                img = renderer.render(size, size, state, i / fps)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                frame.pts = i
-                for packet in video.encode(frame):
+        frames: queue.Queue = queue.Queue(maxsize=3)
+        failed: list[BaseException] = []
+
+        def encode() -> None:
+            try:
+                while (item := frames.get()) is not None:
+                    i, img = item
+                    frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                    frame.pts = i
+                    for packet in video.encode(frame):
+                        container.mux(packet)
+                for packet in video.encode():
                     container.mux(packet)
-                bar.advance(task)
-        for packet in video.encode():
-            container.mux(packet)
+            except BaseException as e:  # noqa: BLE001 - handed to the rendering thread, raised there
+                failed.append(e)
+                while frames.get() is not None:  # let the renderer finish putting
+                    pass
+
+        encoder = threading.Thread(target=encode, name="face3d-mp4-encoder", daemon=True)
+        encoder.start()
+        yaw0 = state.yaw
+        try:
+            with Progress(TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
+                          TimeRemainingColumn(), console=console, disable=not (progress and console.is_terminal),
+                          transient=True) as bar:
+                task = bar.add_task("", total=n)
+                for i in range(n):
+                    if failed:
+                        break
+                    if turntable:
+                        state.yaw = yaw0 + 2 * math.pi * i / n
+                    frames.put((i, renderer.render(size, size, state, i / fps, aa)))
+                    bar.advance(task)
+        finally:
+            frames.put(None)
+            encoder.join()
+        if failed:
+            raise failed[0]
         if audio is not None:
             step = 1024
             for k, start in enumerate(range(0, len(samples), step)):

@@ -2,8 +2,8 @@
 
 The window's event callbacks only forward to ``Viewer.on_key`` / ``on_mouse_button`` / ``on_cursor`` /
 ``on_scroll``, so tests (and scripts) drive the viewer through the same handlers a user does. Each frame is
-drawn by ``face3d.viewer.draw.SceneRenderer`` into a multisampled framebuffer, resolved and copied to the
-window; screenshots read the resolved frame.
+drawn by ``face3d.viewer.draw.SceneRenderer`` into a framebuffer, resolved (FXAA by default, or MSAA) with the
+panel over it and copied to the window; screenshots read the resolved frame.
 """
 from __future__ import annotations
 
@@ -42,10 +42,11 @@ def _glfw():
 
 class Viewer:
     """A window showing ``scene``. ``size``: (width, height) pixels; ``visible``: False keeps the window hidden
-    (it still has a real GL context); ``audio``: float32 mono samples [n] and their rate, or None."""
+    (it still has a real GL context); ``audio``: float32 mono samples [n] and their rate, or None;
+    ``samples``: anti-aliasing as ``SceneRenderer`` takes it (None: FXAA; N >= 2: N-sample MSAA)."""
 
     def __init__(self, scene: Scene, size: tuple[int, int] = (1280, 720), visible: bool = True,
-                 audio: tuple[np.ndarray, int] | None = None, title: str | None = None, samples: int = 4,
+                 audio: tuple[np.ndarray, int] | None = None, title: str | None = None, samples: int | None = None,
                  say=print):
         import moderngl
 
@@ -203,9 +204,11 @@ class Viewer:
         self.weights = self.renderer.set_time(self.clock.time if t is None else t)
         ms, res = self.renderer.targets(w, h, self.samples)
         self.renderer.draw(ms, w, h, self.state)
+        self.renderer.resolve(w, h, self.samples)
         if self.show_panel if panel is None else panel:
-            self._draw_panel(w, h, t)
-        self.gl.copy_framebuffer(res, ms)
+            res.use()
+            self.gl.viewport = (0, 0, w, h)
+            self._draw_panel(w, h, t)  # over the resolved frame: FXAA leaves the text alone
         self.gl.copy_framebuffer(self.gl.screen, res)
         self.glfw.swap_buffers(self.window)
         now = time.perf_counter()
