@@ -11,7 +11,8 @@ All on the ~500 correspondence points only (``face3d.correspondence``):
    iris centre (468 / 473), measured relative to the eye's contour so that a small misfit of the lids does
    not read as a gaze; the eyeLook* lid shapes are set from the gaze and held in the solve.
 The iBUG-68 outputs project the model's landmarks: ``ibug68`` with the jaw on the silhouette under the
-fitted pose (2D, 300-W convention), ``ibug68_3d`` the fixed 68 model points (3D, AFLW2000-3D convention).
+fitted pose (2D, 300-W convention), ``ibug68_3d`` 68 fixed model points (3D, AFLW2000-3D convention: the jaw where the 2D convention
+puts it on the mean face seen from the front).
 Deterministic: no random initialisation, no learning rate.
 """
 from __future__ import annotations
@@ -328,6 +329,24 @@ def jaw_landmarks(corr: Correspondence, theta: torch.Tensor, pose: Pose, camera:
     return torch.cat([resample(curve[:9], 9), resample(curve[8:], 9)[1:]])
 
 
+def fixed_68(corr: Correspondence) -> SubModel:
+    """The 68 fixed face points of the 3D convention (``ibug68_3d``): ``corr.ibug68`` with the jaw (0-16)
+    where the 2D convention puts it on the mean face seen from the front, as 300W-LP / AFLW2000-3D define
+    their jaw (the two conventions agree on a frontal face); each is the nearest jaw-candidate vertex.
+    ICT's own Multi-PIE jaw vertices lie up to 4 cm along the jaw from there. Built once per ``corr``."""
+    cached = getattr(corr, "_fixed68", None)
+    if cached is None:
+        theta = torch.zeros(N_ID + N_EXP)
+        camera = Camera(2000.0, 511.5, 511.5, 1024, 1024)
+        pose = Pose(torch.eye(3), torch.tensor([0.0, 0.0, -70.0]))
+        outline = project(pose.apply(corr.landmarks.rows(corr.outline).points(theta)), camera)
+        front = jaw_landmarks(corr, theta, pose, camera, outline)
+        near = torch.cdist(front, project(pose.apply(corr.jaw.points(theta)), camera)).argmin(1)
+        cached = SubModel.cat([corr.jaw.rows(near), corr.ibug68.rows(torch.arange(17, 68))])
+        object.__setattr__(corr, "_fixed68", cached)
+    return cached
+
+
 def closest_on_polyline(points: torch.Tensor, polyline: torch.Tensor) -> torch.Tensor:
     """The closest point of ``polyline [K, 2]`` to each of ``points [P, 2]`` -> [P, 2]."""
     a, ab = polyline[:-1], polyline[1:] - polyline[:-1]
@@ -465,7 +484,7 @@ def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitRe
             gaze = solve_gaze(corr, lm_all, theta, pose, camera, blink)
             theta[N_ID + LOOK_CHANNELS] = gaze_weights(gaze)[LOOK_CHANNELS]
 
-        fixed68 = pose.apply(corr.ibug68.points(theta))
+        fixed68 = pose.apply(fixed_68(corr).points(theta))
         ibug3d = project(fixed68, camera)
         ibug = ibug3d.clone()
         ibug[:17] = jaw_landmarks(corr, theta, pose, camera, lm[corr.outline])
