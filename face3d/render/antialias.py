@@ -59,54 +59,79 @@ def antialias(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: t
     b, h, w, c = color.shape
     tri = tri.long()
     topology = topology.long()
-    ids = rast[..., 3].detach().round().long() - 1                       # [B,H,W], -1 = background
-    depth = torch.where(ids >= 0, rast[..., 2].detach(), torch.full_like(rast[..., 2], float("inf")))
+    f = tri.shape[0]
+    ids = rast[..., 3].detach().round().long().view(-1) - 1        # [B*H*W], -1 = background
+    z = rast[..., 2].detach().reshape(-1)
+    depth = torch.where(ids >= 0, z, torch.full_like(z, float("inf")))
 
     # Screen-space (pixel) corners of every triangle, and which way each faces (sign of its area).
     screen = pos[..., :2] / pos[..., 3:4]
     screen = torch.stack([((screen[..., 0] + 1) * w - 1) / 2, ((screen[..., 1] + 1) * h - 1) / 2], -1)
+    flat_screen = screen.reshape(-1, 2)                           # [(B)V,2]
+    offset = torch.arange(b, device=tri.device)[:, None] * pos.shape[1]
     with torch.no_grad():
-        corners = screen[:, tri]                                  # [B,F,3,2]
-        facing = torch.sign(_cross(corners[:, :, 1] - corners[:, :, 0], corners[:, :, 2] - corners[:, :, 0]))
+        sx, sy = flat_screen.T.contiguous().unbind(0)
+        corner = (tri.T.reshape(1, 3, f) + offset[:, :, None]).reshape(-1)     # [B,3,F] flat vertex rows
+        (x0, x1, x2), (y0, y1, y2) = (p.index_select(0, corner).view(b, 3, f).unbind(1) for p in (sx, sy))
+        facing = torch.sign((x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0))      # [B,F]
+        # A triangle with no silhouette edge (every neighbour faces its way) blends nothing: pixel pairs
+        # whose nearer triangle has none are dropped before any per-pair work.
+        nb_facing = facing.gather(1, topology.clamp_min(0).view(1, -1).expand(b, -1)).view(b, f, 3)
+        silhouette_edge = (topology < 0) | (nb_facing != facing[..., None])     # [B,F,3]
+        has_silhouette = silhouette_edge.any(-1).view(-1)                        # [B*F]
 
     flat_color = color.reshape(-1, c)
-    out = flat_color
-    pix = torch.arange(b * h * w, device=color.device).view(b, h, w)
-    for axis in (2, 1):  # horizontal then vertical neighbours
-        n = ids.shape[axis] - 1
-        ip, iq = ids.narrow(axis, 0, n), ids.narrow(axis, 1, n)
-        dp, dq = depth.narrow(axis, 0, n), depth.narrow(axis, 1, n)
-        pp, pq = pix.narrow(axis, 0, n), pix.narrow(axis, 1, n)
-        differ = ip != iq
-        p_front = (dp < dq)[differ]
-        front_pix = torch.where(p_front, pp[differ], pq[differ])  # [N] the pixel of the nearer triangle
-        other_pix = torch.where(p_front, pq[differ], pp[differ])
-        t_id = torch.where(p_front, ip[differ], iq[differ])
-        batch = front_pix // (h * w)
-        rest_f, rest_o = front_pix % (h * w), other_pix % (h * w)
-        cf = torch.stack([rest_f % w, rest_f // w], 1).to(pos.dtype)   # pixel centres (x, y)
-        co = torch.stack([rest_o % w, rest_o // w], 1).to(pos.dtype)
-        v = screen[batch[:, None], tri[t_id]]                     # [N,3,2]
-        sign = facing[batch, t_id]
+    index, blend = [], []
+    for step, rows, cols in ((1, b * h, w - 1), (w, b * (h - 1), w)):  # horizontal then vertical neighbours
+        with torch.no_grad():
+            if step == 1:  # pairs (p, p + 1) within a row
+                grid = ids.view(b * h, w)
+                rc = torch.nonzero(grid[:, :-1] != grid[:, 1:])
+                p = rc[:, 0] * w + rc[:, 1]
+            else:          # pairs (p, p + W) within an image
+                grid = ids.view(b, h * w)
+                rc = torch.nonzero(grid[:, :-w] != grid[:, w:])
+                p = rc[:, 0] * (h * w) + rc[:, 1]
+            q = p + step
+            p_front = depth.index_select(0, p) < depth.index_select(0, q)
+            front_pix = torch.where(p_front, p, q)                 # [N] the pixel of the nearer triangle
+            other_pix = torch.where(p_front, q, p)
+            t_id = ids.index_select(0, front_pix)
+            batch = front_pix // (h * w)
+            t_flat = t_id + batch * f if b > 1 else t_id
+            keep = torch.nonzero(has_silhouette.index_select(0, t_flat)).squeeze(1)
+            front_pix, other_pix, t_id, batch, t_flat = (x.index_select(0, keep) for x in
+                                                         (front_pix, other_pix, t_id, batch, t_flat))
+            rest_f, rest_o = front_pix % (h * w), other_pix % (h * w)
+            cf = torch.stack([rest_f % w, rest_f // w], 1).to(pos.dtype)   # pixel centres (x, y)
+            co = torch.stack([rest_o % w, rest_o // w], 1).to(pos.dtype)
+            sign = facing.view(-1).index_select(0, t_flat)
+            corners = tri.index_select(0, t_id)
+            if b > 1:
+                corners = corners + (batch * pos.shape[1])[:, None]
+            silhouette = silhouette_edge.view(-1, 3).index_select(0, t_flat)
+        v = flat_screen.index_select(0, corners.view(-1)).view(-1, 3, 2)        # [N,3,2]
         # Edge k runs from corner k+1 to k+2; its edge function is positive inside the triangle.
-        a, e = v[:, [1, 2, 0]], v[:, [2, 0, 1]] - v[:, [1, 2, 0]]
+        v0, v1, v2 = v.unbind(1)
+        a = torch.stack([v1, v2, v0], 1)
+        e = torch.stack([v2, v0, v1], 1) - a
         ef = _cross(e, cf[:, None] - a) * sign[:, None]           # [N,3] at the front pixel (>= 0)
         eo = _cross(e, co[:, None] - a) * sign[:, None]           # at the other pixel
-        nb = topology[t_id]                                       # [N,3]
-        nb_facing = facing[batch[:, None], nb.clamp_min(0)]
-        silhouette = (nb < 0) | (nb_facing != sign[:, None])
         # Each edge is handled across its minor axis only (horizontal pairs for steep edges, vertical pairs
         # for flat ones), so that a pixel row or column meets it once and the coverage is not counted twice.
-        steep = e[..., 1].abs() >= e[..., 0].abs()
-        valid = silhouette & (eo < 0) & (steep if axis == 2 else ~steep)
+        with torch.no_grad():
+            steep = e[..., 1].abs() >= e[..., 0].abs()
+            valid = silhouette & (eo < 0) & (steep if step == 1 else ~steep)
         t = ef / torch.where(valid, ef - eo, torch.ones_like(ef))  # crossing point, 0 at front, 1 at other
         t = torch.where(valid, t.clamp(0, 1), torch.full_like(t, 2.0))
         t, _ = t.min(1)                                           # the first silhouette edge crossed
-        keep = t <= 1
-        t, front_pix, other_pix = t[keep], front_pix[keep], other_pix[keep]
-        c_f, c_o = flat_color[front_pix], flat_color[other_pix]
+        keep = torch.nonzero(t.detach() <= 1).squeeze(1)
+        t, front_pix, other_pix = t.index_select(0, keep), front_pix.index_select(0, keep), other_pix.index_select(0, keep)
+        c_f, c_o = flat_color.index_select(0, front_pix), flat_color.index_select(0, other_pix)
         # Edge before the midpoint: the front pixel is partly covered by what the other pixel sees;
         # past it, the front triangle spills into the other pixel.
-        out = out.index_add(0, front_pix, (0.5 - t).clamp_min(0)[:, None] * (c_o - c_f))
-        out = out.index_add(0, other_pix, (t - 0.5).clamp_min(0)[:, None] * (c_f - c_o))
-    return out.view(b, h, w, c)
+        index += [front_pix, other_pix]
+        blend += [(0.5 - t).clamp_min(0)[:, None] * (c_o - c_f), (t - 0.5).clamp_min(0)[:, None] * (c_f - c_o)]
+    # One index_add for every pair of both passes: each pass reads the unblended colours, so the sum is the
+    # same as blending pass by pass.
+    return flat_color.index_add(0, torch.cat(index), torch.cat(blend)).view(b, h, w, c)

@@ -4,7 +4,7 @@ A moderngl standalone context over EGL: headless on Mesa's llvmpipe, or a GPU's 
 GL calls go to whichever context is current on the thread, so every method makes this one current for its
 duration (several contexts in one process — the overlay's, refinement's, a render's — otherwise draw into
 each other's objects, or into nothing once another was released). It owns the GL objects that are worth keeping between calls: the shader program, one framebuffer per
-resolution, the per-corner constants of the last triangle list and the position buffer.
+resolution, the index buffer of the last triangle list and the position buffer.
 """
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ class RenderContext:
         self.program = self.gl.program(vertex_shader=read_shader("rasterize.vert"),
                                        fragment_shader=read_shader("rasterize.frag"))
         self._fbos: dict[tuple[int, int], object] = {}
-        self._pos = self._const = self._vao = None
-        self._tri_key = self._flat = None
+        self._pos = self._index = self._vao = None
+        self._tri_key = None
 
     @property
     def renderer(self) -> str:
@@ -55,41 +55,36 @@ class RenderContext:
         return self.gl.info["GL_RENDERER"]
 
     def framebuffer(self, width: int, height: int):
-        """The cached framebuffer of one resolution: an RGBA32F attachment and a depth buffer."""
+        """The cached framebuffer of one resolution: one R32F attachment (triangle id + 1) and a depth buffer."""
         with self.gl:
             return self._framebuffer(width, height)
 
     def _framebuffer(self, width: int, height: int):
         fbo = self._fbos.get((width, height))
         if fbo is None:
-            colour = self.gl.renderbuffer((width, height), components=4, dtype="f4")
+            colour = self.gl.renderbuffer((width, height), components=1, dtype="f4")
             depth = self.gl.depth_renderbuffer((width, height))
             fbo = self._fbos[(width, height)] = self.gl.framebuffer([colour], depth)
         return fbo
 
-    def set_triangles(self, tri: torch.Tensor) -> torch.Tensor:
-        """Prepare to draw ``tri [F,3]``: returns its corners flattened, int64 ``[3F]``. The per-corner
-        constants (barycentric unit vector, triangle id + 1) are uploaded once per triangle list (same
-        storage and version as last time means the same list)."""
+    def set_triangles(self, tri: torch.Tensor) -> None:
+        """Prepare to draw ``tri [F,3]``: its int32 index buffer is uploaded once per triangle list (same
+        storage, shape and version as last time means the same list)."""
         key = (tri.data_ptr(), tuple(tri.shape), tri._version)
         if key != self._tri_key:
-            f = tri.shape[0]
-            corner = np.tile(np.array([[1, 0], [0, 1], [0, 0]], np.float32), (f, 1))
-            ids = np.repeat(np.arange(1, f + 1, dtype=np.float32), 3)[:, None]
+            assert tri.shape[0] < 2 ** 24, "triangle ids are read back as float32: at most 2^24 triangles"
             with self.gl:
-                self._const = self._upload(self._const, np.concatenate([corner, ids], 1))
-            self._flat = tri.detach().reshape(-1).long()
+                self._index = self._upload(self._index, tri.detach().cpu().to(torch.int32).numpy())
             self._tri_key = key
-        return self._flat
 
-    def set_positions(self, corners: torch.Tensor) -> None:
-        """Upload the clip-space positions of every triangle corner: float32 ``[3F,4]`` contiguous."""
+    def set_positions(self, positions: torch.Tensor) -> None:
+        """Upload the clip-space positions of the mesh's vertices: float32 ``[V,4]`` contiguous."""
         with self.gl:
-            self._pos = self._upload(self._pos, corners.numpy())
+            self._pos = self._upload(self._pos, positions.numpy())
 
     def _upload(self, buf, data: np.ndarray):
-        data = data.tobytes()
-        if buf is None or buf.size != len(data):
+        data = np.ascontiguousarray(data)
+        if buf is None or buf.size != data.nbytes:
             self._release(buf)
             buf = self.gl.buffer(data, dynamic=True)
             self._vao = self._release(self._vao)
@@ -98,15 +93,16 @@ class RenderContext:
         return buf
 
     def draw(self, width: int, height: int, out: np.ndarray, cull_backfaces: bool = False) -> None:
-        """Rasterise the uploaded corners into ``out [H,W,4] float32`` (see ``rasterize``)."""
+        """Rasterise the uploaded triangles into ``out [H,W] float32``: triangle id + 1 per pixel, 0 for
+        background (see ``rasterize``)."""
         with self.gl:
             self._draw(width, height, out, cull_backfaces)
 
     def _draw(self, width: int, height: int, out: np.ndarray, cull_backfaces: bool) -> None:
         mgl = self._moderngl
         if self._vao is None:
-            self._vao = self.gl.vertex_array(self.program, [(self._pos, "4f", "pos"),
-                                                            (self._const, "2f 1f", "corner", "triangle")])
+            self._vao = self.gl.vertex_array(self.program, [(self._pos, "4f", "pos")],
+                                             index_buffer=self._index, index_element_size=4)
         fbo = self._framebuffer(width, height)
         fbo.use()
         self.gl.enable(mgl.DEPTH_TEST)
@@ -119,7 +115,7 @@ class RenderContext:
             self.gl.disable(mgl.CULL_FACE)
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self._vao.render(mgl.TRIANGLES)
-        fbo.read_into(out, components=4, dtype="f4")
+        fbo.read_into(out, components=1, dtype="f4")
 
     @staticmethod
     def _release(obj):
@@ -139,9 +135,10 @@ class RenderContext:
                 a.release()
             fbo.release()
         self._fbos.clear()
-        for obj in (self._vao, self._pos, self._const, self.program):
+        for obj in (self._vao, self._pos, self._index, self.program):
             self._release(obj)
-        self._vao = self._pos = self._const = None
+        self._vao = self._pos = self._index = None
+        self._tri_key = None
 
     def __enter__(self) -> "RenderContext":
         return self

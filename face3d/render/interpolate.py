@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .covered import recall, remember, tri_planes
 from .rasterize import check_triangles
 
 
@@ -21,19 +22,42 @@ def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> to
     assert attr.dim() in (2, 3), "attr must be [B,V,C] or [V,C]"
     check_triangles(tri)
     b, h, w, _ = rast.shape
-    if attr.dim() == 3:
-        assert attr.shape[0] == b, "attr's batch must match rast's"
+    covered, tid, values = interpolate_covered(attr, rast, tri)
+    return scatter(values, covered, (b, h, w), tid)
+
+
+def interpolate_covered(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``interpolate`` on the covered pixels only: ``(covered [N], tid [N], values [C,N])``, the flat pixel
+    indices into ``B*H*W`` (ascending), their 0-based triangle ids and the interpolated attributes as planes
+    (one row per channel: gathers and arithmetic on contiguous rows are what is fast on CPU)."""
+    b, h, w, _ = rast.shape
     flat = rast.reshape(-1, 4)
-    # Ids are integers stored as floats: threshold and round, so that a perturbed id (gradcheck) is the same.
-    covered = torch.nonzero(flat[:, 3].detach() > 0.5).squeeze(1)
-    sel = flat[covered]
-    tid = sel[:, 3].detach().round().long() - 1
-    corners = tri.long()[tid]                                    # [N,3]
-    if attr.dim() == 3:
-        values = attr[(covered // (h * w))[:, None], corners]    # [N,3,C]
+    known = recall(rast)
+    if known is None:
+        # Ids are integers stored as floats: threshold and round, so that a perturbed id (gradcheck) is the same.
+        covered = torch.nonzero(flat[:, 3].detach() > 0.5).squeeze(1)
+        tid = flat[covered, 3].detach().round().long() - 1
     else:
-        values = attr[corners]
-    u, v = sel[:, 0:1], sel[:, 1:2]
-    out = values[:, 0] * u + values[:, 1] * v + values[:, 2] * (1 - u - v)
-    res = attr.new_zeros(b * h * w, attr.shape[-1]).index_put((covered,), out.to(attr.dtype))
-    return res.view(b, h, w, -1)
+        covered, tid = known
+    corners = tri_planes(tri).index_select(1, tid)               # [3,N]
+    c = attr.shape[-1]
+    if attr.dim() == 3 and b > 1:
+        corners = corners + covered // (h * w) * attr.shape[1]
+    planes = attr.reshape(-1, c).T.contiguous()                   # [C, (B)V]
+    values = planes.index_select(1, corners.view(-1)).view(c, 3, -1)  # [C,3,N]
+    uv = flat.index_select(0, covered)
+    u, v = uv[:, 0], uv[:, 1]
+    a0, a1, a2 = values.unbind(1)
+    out = a0 * u + a1 * v + a2 * (1 - u - v)
+    return covered, tid, out.to(attr.dtype)
+
+
+def scatter(values: torch.Tensor, covered: torch.Tensor, size: tuple[int, int, int], tid=None) -> torch.Tensor:
+    """The image ``[B,H,W,C]``: planes ``values [C,N]`` at the flat pixels ``covered``, zero elsewhere
+    (remembered as such, with ``tid`` when given, for the next op; see ``covered``)."""
+    b, h, w = size
+    out = values.new_zeros(b * h * w, values.shape[0]).index_copy_(0, covered, values.T).view(b, h, w, -1)
+    if tid is not None:
+        remember(out, covered, tid)
+    return out

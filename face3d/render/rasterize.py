@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .context import RenderContext
+from .covered import remember, tri_planes
 
 
 def pixel_ndc(rows: torch.Tensor, cols: torch.Tensor, height: int, width: int, dtype) -> torch.Tensor:
@@ -51,9 +52,9 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
 
     Returns ``rast [B,H,W,4]`` of ``pos``'s dtype: ``(u, v, z/w, triangle id + 1)`` per pixel; ``u, v`` are the
     perspective-correct barycentric weights of the triangle's corners 0 and 1 (corner 2 gets ``1 - u - v``),
-    ``z/w`` the NDC depth; background pixels are all zero. The depth test runs in OpenGL; when ``pos``
-    requires grad, ``u, v, z/w`` are re-derived in torch from ``pos`` so gradients flow to it (the id has
-    none).
+    ``z/w`` the NDC depth; background pixels are all zero. The depth test runs in OpenGL, which reads back
+    only the triangle id; ``u, v, z/w`` of the covered pixels are derived in torch from ``pos`` (so
+    gradients flow to it when it requires grad; the id has none).
     """
     assert isinstance(pos, torch.Tensor) and pos.dim() == 3 and pos.shape[2] == 4, "pos must be [B,V,4]"
     assert pos.dtype in (torch.float32, torch.float64), "pos must be float32 or float64"
@@ -64,24 +65,47 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
     if tri.numel():
         assert int(tri.min()) >= 0 and int(tri.max()) < v, "tri indexes past pos's vertices"
 
-    flat_tri = ctx.set_triangles(tri)
-    gl_rast = np.empty((b, h, w, 4), np.float32)
+    ctx.set_triangles(tri)
+    ids = np.empty((b, h, w), np.float32)
     host = pos.detach().to("cpu", torch.float32)
     for k in range(b):  # one draw per mesh: a batch shares the triangles, not the positions
-        ctx.set_positions(host[k].index_select(0, flat_tri))
-        ctx.draw(w, h, gl_rast[k], cull_backfaces)
-    rast = torch.from_numpy(gl_rast).to(pos.device, pos.dtype)
-    if not (pos.requires_grad and torch.is_grad_enabled()):
-        return rast
+        ctx.set_positions(host[k].contiguous())
+        ctx.draw(w, h, ids[k], cull_backfaces)
+    ids = torch.from_numpy(ids).view(-1)
+    covered = torch.nonzero(ids > 0).squeeze(1)
+    tid = ids.index_select(0, covered).long() - 1
+    rast = pos.new_zeros(b * h * w, 4)
+    if len(covered):
+        rast.index_copy_(0, covered, _covered_rast(pos, tri, covered, tid, h, w).T)
+    rast = rast.view(b, h, w, 4)
+    remember(rast, covered, tid)
+    return rast
 
-    # Differentiable path: the same (u, v, z/w) from pos, on the covered pixels only.
-    flat = rast.view(-1, 4)
-    covered = torch.nonzero(flat[:, 3] > 0).squeeze(1)
-    tid = flat[covered, 3].long() - 1
-    batch, rest = covered // (h * w), covered % (h * w)
-    rows, cols = rest // w, rest % w
-    clip = pos[batch[:, None], tri.long()[tid]]                  # [N,3,4]
-    bary = barycentrics(clip, pixel_ndc(rows, cols, h, w, pos.dtype))
-    zw = (bary * clip[..., 2]).sum(1) / (bary * clip[..., 3]).sum(1)
-    vals = torch.stack([bary[:, 0], bary[:, 1], zw, flat[covered, 3]], 1)
-    return flat.index_put((covered,), vals).view(b, h, w, 4)
+
+def _covered_rast(pos: torch.Tensor, tri: torch.Tensor, covered: torch.Tensor, tid: torch.Tensor, h: int,
+                  w: int) -> torch.Tensor:
+    """``(u, v, z/w, id + 1)`` planes ``[4,N]`` of the ``covered`` pixels (flat indices into ``B*H*W``) on triangles
+    ``tid``: ``barycentrics`` and the perspective-correct depth, computed on coordinate planes (``[4,3,N]``,
+    one contiguous row per coordinate and corner), which is several times faster on CPU than ``[N,3,4]``
+    rows and reductions over their short axes."""
+    b, v = pos.shape[:2]
+    rest = covered % (h * w) if b > 1 else covered
+    ndc_x = (2 * (rest % w).to(pos.dtype) + 1) / w - 1             # as pixel_ndc
+    ndc_y = (2 * (rest // w).to(pos.dtype) + 1) / h - 1
+    corners = tri_planes(tri).index_select(1, tid)                 # [3,N]
+    if b > 1:
+        corners = corners + covered // (h * w) * v
+    c = pos.reshape(-1, 4).T.contiguous().index_select(1, corners.view(-1)).view(4, 3, -1)
+    # (unbind, not indexing: its backward is one stack, where each index's would fill a zero [4,3,N].)
+    (x0, x1, x2), (y0, y1, y2), (z0, z1, z2), (q0, q1, q2) = (r.unbind(0) for r in c.unbind(0))
+    # As barycentrics(): w_k is the cross product of d_{k+1}, d_{k+2}, with d_k = c_k.xy - p c_k.w.
+    dx0, dx1, dx2 = x0 - ndc_x * q0, x1 - ndc_x * q1, x2 - ndc_x * q2
+    dy0, dy1, dy2 = y0 - ndc_y * q0, y1 - ndc_y * q1, y2 - ndc_y * q2
+    w0 = dx1 * dy2 - dy1 * dx2
+    w1 = dx2 * dy0 - dy2 * dx0
+    w2 = dx0 * dy1 - dy0 * dx1
+    s = w0 + w1 + w2
+    s = torch.where(s.abs() < 1e-30, torch.full_like(s, 1e-30), s)
+    u, vv, t = w0 / s, w1 / s, w2 / s
+    zw = (u * z0 + vv * z1 + t * z2) / (u * q0 + vv * q1 + t * q2)
+    return torch.stack([u, vv, zw, (tid + 1).to(pos.dtype)])

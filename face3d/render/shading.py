@@ -11,7 +11,8 @@ import math
 
 import torch
 
-from .interpolate import interpolate
+from .covered import recall, tri_planes
+from .interpolate import interpolate_covered, scatter
 
 # Real SH normalisation constants, bands 0-2.
 _C0 = 0.5 / math.sqrt(math.pi)
@@ -32,18 +33,28 @@ def face_normals(vertices: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
 def vertex_normals(vertices: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
     """Area-weighted unit vertex normals ``[B,V,3]`` of ``vertices [B,V,3]``, ``tri [F,3]``; differentiable."""
     b, v, _ = vertices.shape
-    fn = face_normals(vertices, tri)                              # [B,F,3]
-    # One flat index_add over (batch, vertex) rows: much faster on CPU than index_add along dim 1.
-    idx = (tri.long().reshape(1, -1) + v * torch.arange(b, device=vertices.device)[:, None]).reshape(-1)
-    src = fn[:, :, None, :].expand(b, fn.shape[1], 3, 3).reshape(-1, 3)
-    n = vertices.new_zeros(b * v, 3).index_add(0, idx, src).view(b, v, 3)
-    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    corner = tri_planes(tri)                                      # [3,F]
+    if b > 1:
+        corner = (corner[:, None] + v * torch.arange(b, device=vertices.device)[:, None]).reshape(3, -1)
+    # On coordinate planes (x, y, z rows): gathers, cross products and sums over contiguous rows.
+    planes = vertices.reshape(b * v, 3).T.contiguous()            # [3,BV]
+    p0, p1, p2 = planes.index_select(1, corner.view(-1)).view(3, 3, -1).unbind(1)  # [xyz, BF] per corner
+    (ax, ay, az), (bx, by, bz) = (p1 - p0).unbind(0), (p2 - p0).unbind(0)
+    fn = torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx])  # [3,BF] twice the area
+    n = planes.new_zeros(3, b * v)
+    for k in range(3):
+        n = n.index_add(1, corner[k], fn)
+    nx, ny, nz = n.unbind(0)
+    length = (nx * nx + ny * ny + nz * nz).sqrt().clamp_min(1e-12)
+    return (n / length).T.reshape(b, v, 3).contiguous()
 
 
 def pixel_normals(normals: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
     """Unit normals per pixel ``[B,H,W,3]`` (zero on background) from vertex ``normals [B,V,3]``."""
-    n = interpolate(normals, rast, tri)
-    return n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    covered, tid, n = interpolate_covered(normals, rast, tri)
+    nx, ny, nz = n.unbind(0)
+    length = (nx * nx + ny * ny + nz * nz).sqrt().clamp_min(1e-12)
+    return scatter(n / length, covered, rast.shape[:3], tid)
 
 
 def sh_basis(normals: torch.Tensor) -> torch.Tensor:
@@ -61,29 +72,44 @@ def sh_basis(normals: torch.Tensor) -> torch.Tensor:
 
 def sh_irradiance(normals: torch.Tensor, sh: torch.Tensor) -> torch.Tensor:
     """Irradiance ``[B,H,W,C]`` at unit ``normals [B,H,W,3]`` under ``sh [B,9,C]`` (or ``[9,C]``)."""
-    # Order-2 SH irradiance is a quadratic form in (x, y, z, 1) (Ramamoorthi & Hanrahan 2001): one 4x4
-    # matrix per channel, far fewer passes over the pixels than evaluating the nine basis images.
-    m = _quadratic_form(sh if sh.dim() == 3 else sh[None])     # [B,C,4,4]
-    nh = torch.cat([normals, torch.ones_like(normals[..., :1])], -1)  # [B,H,W,4]
-    b, hh, ww, _ = nh.shape
-    flat = nh.reshape(b, -1, 4)
-    mn = torch.einsum("bpi,bcij->bpcj", flat, m.expand(b, -1, -1, -1))  # [B,P,C,4]
-    return (mn * flat[:, :, None, :]).sum(-1).view(b, hh, ww, -1)
+    b, hh, ww, _ = normals.shape
+    sh = sh if sh.dim() == 3 else sh[None]
+    weights, const = _sh_polynomial(sh)                          # [B,C,8], [B,C]
+    known = recall(normals)
+    if known is None:
+        flat = normals.reshape(b, -1, 3)
+        return torch.stack([_irradiance(flat[k].T, weights[k % len(sh)], const[k % len(sh)]).T
+                            for k in range(b)]).view(b, hh, ww, -1)
+    # Only the covered pixels have normals; every other pixel's zero normal gets the constant term.
+    covered = known[0]
+    flat = normals.reshape(-1, 3)
+    out = const[:, None, :].expand(b, hh * ww, -1).reshape(b * hh * ww, -1).clone()
+    if len(sh) == 1:
+        parts = [(covered, 0)]
+    else:
+        ends = torch.searchsorted(covered, torch.arange(1, b + 1, device=covered.device) * (hh * ww)).tolist()
+        parts = [(covered[s0:s1], k) for k, (s0, s1) in enumerate(zip([0] + ends[:-1], ends))]
+    for pix, k in parts:
+        if len(pix):
+            out.index_copy_(0, pix, _irradiance(flat.index_select(0, pix).T, weights[k], const[k]).T)
+    return out.view(b, hh, ww, -1)
 
 
-def _quadratic_form(sh: torch.Tensor) -> torch.Tensor:
-    """``sh [B,9,C]`` -> ``[B,C,4,4]`` symmetric M with ``(n,1) M (n,1)^T == sh_basis(n) @ sh``."""
+def _sh_polynomial(sh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``sh [B,9,C]`` -> the weights ``[B,C,8]`` of ``(y, z, x, xy, yz, z^2, xz, x^2-y^2)`` and the constant
+    ``[B,C]`` with ``sh_basis(n) @ sh == weights . terms(n) + const`` (for any ``n``, unit or not)."""
     k0, k1 = _BAND[0] * _C0, _BAND[1] * _C1
     k2, k20, k22 = _BAND[2] * _C2, _BAND[2] * _C20, _BAND[2] * _C22
-    L = sh.transpose(1, 2)                                        # [B,C,9]
-    z = torch.zeros_like(L[..., 0])
-    rows = [
-        [k22 * L[..., 8], k2 / 2 * L[..., 4], k2 / 2 * L[..., 7], k1 / 2 * L[..., 3]],
-        [k2 / 2 * L[..., 4], -k22 * L[..., 8], k2 / 2 * L[..., 5], k1 / 2 * L[..., 1]],
-        [k2 / 2 * L[..., 7], k2 / 2 * L[..., 5], 3 * k20 * L[..., 6], k1 / 2 * L[..., 2]],
-        [k1 / 2 * L[..., 3], k1 / 2 * L[..., 1], k1 / 2 * L[..., 2], k0 * L[..., 0] - k20 * L[..., 6] + z],
-    ]
-    return torch.stack([torch.stack(r, -1) for r in rows], -2)
+    scale = sh.new_tensor([k1, k1, k1, k2, k2, 3 * k20, k2, k22])
+    return (sh[:, 1:] * scale[:, None]).transpose(1, 2), k0 * sh[:, 0] - k20 * sh[:, 6]
+
+
+def _irradiance(n: torch.Tensor, weights: torch.Tensor, const: torch.Tensor) -> torch.Tensor:
+    """``[C,N]`` irradiance at normals ``n [3,N]`` (planes x, y, z): one ``[C,8] @ [8,N]`` product (a wide
+    matrix product is fast on CPU where a ``[N,9] @ [9,C]`` one or a reduction over an axis of 3 is not)."""
+    x, y, z = n.unbind(0)
+    terms = torch.stack([y, z, x, x * y, y * z, z * z, x * z, (x - y) * (x + y)])
+    return torch.addmm(const[:, None], weights, terms)
 
 
 def sh_directional(direction, ambient: float = 0.3, diffuse: float = 0.7, channels: int = 3,

@@ -1,0 +1,73 @@
+"""Notes kept beside tensors the render ops have seen: which pixels an image covers, a triangle list's
+planes. A cache, nothing more.
+
+``rasterize``, ``interpolate`` and ``pixel_normals`` return full images ``[B,H,W,C]`` that are exactly zero
+off the mesh. Each remembers, for the tensor it returns, the flat indices of its covered pixels ``[N]``
+(int64, ascending, into ``B*H*W``) and their 0-based triangle ids ``[N]``. An op later handed that very
+tensor, unchanged since (same version counter), gathers those pixels instead of searching the image again,
+and ``sh_irradiance`` shades only them (the zero normal of every other pixel has one constant irradiance).
+Anything else — a copy, a view, a tensor edited in place, an inference-mode tensor — is searched as before,
+so a note changes no value and no gradient to the tensors the image was computed from. (One thing it does
+change: ``sh_irradiance`` sends no gradient to the background entries of a remembered normal image; those
+are constants, so only a ``retain_grad()`` on that image would show it.)
+
+A triangle list ``tri [F,3]`` gets its corner planes ``[3,F]`` (``tri_planes``): the ops gather per corner
+from coordinate planes, and a transposed copy of a large list costs about as much as the gather itself.
+"""
+from __future__ import annotations
+
+import weakref
+
+import torch
+
+_NOTES: dict[int, tuple] = {}
+
+
+def _version(t: torch.Tensor) -> int | None:
+    try:
+        return t._version
+    except RuntimeError:  # inference tensors keep no version counter: never noted
+        return None
+
+
+def _note(t: torch.Tensor, name: str, value) -> None:
+    version = _version(t)
+    if version is None:
+        return
+    key = id(t)
+    rec = _NOTES.get(key)
+    if rec is not None and rec[0]() is t and rec[1] == version:
+        rec[2][name] = value
+        return
+
+    def forget(ref, key=key):
+        if _NOTES.get(key, (None,))[0] is ref:
+            _NOTES.pop(key, None)
+
+    _NOTES[key] = (weakref.ref(t, forget), version, {name: value})
+
+
+def _read(t: torch.Tensor, name: str):
+    rec = _NOTES.get(id(t))
+    if rec is None or rec[0]() is not t or rec[1] != _version(t):
+        return None
+    return rec[2].get(name)
+
+
+def remember(image: torch.Tensor, covered: torch.Tensor, tid: torch.Tensor) -> None:
+    """Note that ``image`` is zero outside the flat pixels ``covered [N]``, seen on triangles ``tid [N]``."""
+    _note(image, "covered", (covered, tid))
+
+
+def recall(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(covered, tid)`` as remembered for this very tensor, or None."""
+    return _read(image, "covered")
+
+
+def tri_planes(tri: torch.Tensor) -> torch.Tensor:
+    """``tri [F,3]``'s corners as int64 planes ``[3,F]`` (contiguous), computed once per triangle list."""
+    planes = _read(tri, "planes")
+    if planes is None:
+        planes = tri.detach().T.long().contiguous()
+        _note(tri, "planes", planes)
+    return planes
