@@ -78,8 +78,8 @@ def _atlas_uvs(model) -> np.ndarray:
     regions = triangle_regions(model)
     uv = model.uvs.astype(np.float64)
     out = np.zeros_like(uv)
-    for t, r in zip(model.uv_faces, regions):  # each UV index belongs to one region (checked in tests)
-        out[t] = r + 1
+    # Each UV index belongs to one region (checked in tests), so the order of the writes does not matter.
+    out[model.uv_faces.reshape(-1)] = np.repeat(regions, model.uv_faces.shape[1])[:, None] + 1
     cell_of = np.array([_CELLS.get(n, _CELLS["hidden"]) for n in REGION_NAMES], np.float64)
     reg = out[:, 0].astype(np.int64) - 1
     # A region's tile: the integer part of its UVs' median u (a UV on a tile's right edge stays in it).
@@ -112,22 +112,31 @@ class AtlasTexels:
     ``triangle [N]`` the model triangle, ``bary [N, 3]`` float32 barycentric weights of its corners,
     ``region [N]`` index into ``REGION_NAMES``; ``nearest [ATLAS_H * ATLAS_W]`` for every texel the
     position in these arrays of the nearest covered texel (bleeds charts outwards, so that bilinear lookups at
-    chart borders never mix in unrelated colours)."""
+    chart borders never mix in unrelated colours; computed on first use)."""
 
     index: np.ndarray
     triangle: np.ndarray
     bary: np.ndarray
     region: np.ndarray
-    nearest: np.ndarray
     step: int = 1
+
+    @functools.cached_property
+    def nearest(self) -> np.ndarray:
+        from scipy import ndimage
+
+        h, w = ATLAS_H // self.step, ATLAS_W // self.step
+        covered = np.zeros(h * w, bool)
+        covered[self.index] = True
+        _, (ri, ci) = ndimage.distance_transform_edt(~covered.reshape(h, w), return_indices=True)
+        lookup = np.full(h * w, -1, np.int64)
+        lookup[self.index] = np.arange(len(self.index))
+        return lookup[(ri * w + ci).reshape(-1)]
 
 
 @functools.lru_cache(maxsize=4)
 def atlas_texels(model, step: int = 1) -> AtlasTexels:
     """Rasterise the mesh in atlas space once per model (cached): see ``AtlasTexels``. ``step`` 2 gives
     the atlas at half resolution (``index`` then counts in that grid: ATLAS_W // step columns)."""
-    from scipy import ndimage
-
     from .render import rasterize
     from .refine import render_context
 
@@ -141,13 +150,7 @@ def atlas_texels(model, step: int = 1) -> AtlasTexels:
     triangle = keep[rast[index, 3].round().astype(np.int64) - 1]
     u, v = rast[index, 0], rast[index, 1]
     bary = np.stack([u, v, 1 - u - v], 1).astype(np.float32)
-    covered = np.zeros(h * w, bool)
-    covered[index] = True
-    _, (ri, ci) = ndimage.distance_transform_edt(~covered.reshape(h, w), return_indices=True)
-    lookup = np.full(h * w, -1, np.int64)
-    lookup[index] = np.arange(len(index))
-    nearest = lookup[(ri * w + ci).reshape(-1)]
-    return AtlasTexels(index, triangle, bary, triangle_regions(model)[triangle], nearest, step)
+    return AtlasTexels(index, triangle, bary, triangle_regions(model)[triangle], step)
 
 
 def texel_values(model, texels: AtlasTexels, per_vertex: np.ndarray, sel: np.ndarray | None = None) -> np.ndarray:
@@ -233,22 +236,22 @@ def _procedural(model, texels: AtlasTexels):
     """``procedural`` is ``base [M, 3] + gain [M, 1] * iris``: both depend on the mesh only (cached)."""
     iris = np.ones(3)
     gain = None
-    names = np.array(REGION_NAMES)[texels.region]
-    sel = np.flatnonzero(~np.isin(names, SKIN))
+    code = REGION_NAMES.index
+    sel = np.flatnonzero(~np.isin(texels.region, [code(n) for n in SKIN]))
     neutral = model.neutral.cpu().numpy().astype(np.float64)
     p = texel_values(model, texels, neutral, sel)
-    names = names[sel]
+    reg = texels.region[sel]
     out = np.zeros((len(sel), 3))
     # Depth into the mouth: the lips' front is at about z = 9 cm on the mean face, the throat 4-5 cm behind.
     front = neutral[model.landmarks68[48:68], 2].max()
     dark = np.clip(1 - (front - p[:, 2]) / 5.0, 0.15, 1.0)[:, None]
     for name, colour in (("teeth", TEETH), ("gums_and_tongue", GUMS), ("mouth_socket", MOUTH)):
-        m = names == name
+        m = reg == code(name)
         out[m] = colour * dark[m] ** (0.6 if name == "teeth" else 1.5)
     for side in ("left", "right"):
-        out[names == f"eye_socket_{side}"] = SOCKET
-        out[names == f"eyelashes_{side}"] = LASHES
-        m = names == f"eyeball_{side}"
+        out[reg == code(f"eye_socket_{side}")] = SOCKET
+        out[reg == code(f"eyelashes_{side}")] = LASHES
+        m = reg == code(f"eyeball_{side}")
         e0, e1 = model.regions[f"eyeball_{side}"][:2]
         centre = neutral[e0:e0 + 770].mean(0)
         axis = neutral[e0 + np.argmax(neutral[e0:e0 + 770, 2])] - centre  # towards the cornea's apex
