@@ -103,3 +103,36 @@ def test_obj_positions_carry_the_expression(tmp_path, model):
     unit = np.nanmedian(ratio)  # the file's units per cm (1 in cm, 0.01 in metres)
     assert unit in (pytest.approx(1.0, rel=1e-3), pytest.approx(0.01, rel=1e-3))
     np.testing.assert_allclose(opened - neutral, delta * unit, atol=2e-6)
+
+
+def test_scene_plays_the_joint_animation(tmp_path, model):
+    """A GLB whose head turns (yaw 0 -> 20 degrees) and nods: the scene's mesh at each time is the rest mesh
+    turned by that angle about one fixed pivot (the head joint), as three.js plays it; the neck stays."""
+    from scipy.spatial.transform import Rotation
+
+    from face3d.curves import Curves
+    from face3d.formats.mesh import save_mesh
+    from face3d.formats.scene import read_scene
+
+    times = np.linspace(0, 1, 31, dtype=np.float32)
+    head = np.stack([np.radians(10) * np.sin(2 * np.pi * times), np.radians(20) * times, 0 * times], 1)
+    path = save_mesh(tmp_path / "turn.glb", model.neutral.numpy(), model,
+                     animation=Curves(times, np.zeros((31, 53), np.float32), head=head))
+    scene = read_scene(path)
+    assert scene.animated and abs(scene.duration - 1.0) < 1e-6
+    _, rest = scene.pose_at(0.0)
+    nose = int(np.argmax(rest[:, 2] * (np.abs(rest[:, 0]) < 1)))  # the nose tip: frontmost on the midline
+    face = rest[:, 2] > rest[nose, 2] - 6
+    frames = []
+    for k in (10, 23, 30):
+        pitch, yaw, _ = head[k]
+        r = Rotation.from_euler("YX", [yaw, pitch]).as_matrix()  # rig: Ry(yaw) @ Rx(pitch)
+        frames.append((r, scene.pose_at(float(times[k]))[1]))
+        assert np.linalg.norm(frames[-1][1][nose] - rest[nose]) > 0.5  # cm: the face really moves
+    # v = r @ (rest - p) + p with one pivot p for all three frames: solve p, then check every face vertex
+    a = np.concatenate([np.tile(np.eye(3) - r, (int(face.sum()), 1)) for r, _ in frames])
+    b = np.concatenate([(v[face] - rest[face] @ r.T).reshape(-1) for r, v in frames])
+    p = np.linalg.lstsq(a, b, rcond=None)[0]
+    for r, v in frames:
+        np.testing.assert_allclose(v[face], (rest[face] - p) @ r.T + p, atol=2e-3)
+    assert np.abs(scene.pose_at(0.5)[1][rest[:, 1].argmin()] - rest[rest[:, 1].argmin()]).max() < 1e-4  # neck base

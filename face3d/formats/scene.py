@@ -3,7 +3,7 @@ animation, base-colour texture), OBJ, PLY, or a fit folder (``face3d fit`` outpu
 camera and head pose, and the photo / albedo texture where the folder has them).
 
     scene = read_scene("talk.glb")          # Scene: arrays in cm, y up, face looking down +z
-    v = scene.vertices(scene.weights_at(t)) # [N,3] the mesh at time t
+    w, v = scene.pose_at(t)                 # morph weights [K] and the mesh [N,3] at time t (joints too)
 
 Everything is plain numpy; nothing here needs a GL context.
 """
@@ -36,7 +36,8 @@ class Scene:
     None; texture: uint8 [H,W,3] albedo or None; photo: uint8 [H,W,3] or None; camera: the photo's Camera or
     None; rotation [3] axis-angle rad / translation [3] cm: model -> camera space of the fit (or None);
     landmarks: int64 [L] vertex ids of the 68 iBUG points (ICT meshes only) or None; gloss: float32 [N] 0..1
-    specular strength (eyes shine); path: where it came from.
+    specular strength (eyes shine); motion: the skin's joint animation (head turns, gaze, a tracked head's
+    translation) or None; path: where it came from.
     """
 
     positions: np.ndarray
@@ -57,32 +58,42 @@ class Scene:
     translation: np.ndarray | None = None
     landmarks: np.ndarray | None = None
     gloss: np.ndarray | None = None
+    motion: "Motion | None" = None
 
     def __post_init__(self):
         if self.weld is None:
             self.weld = weld_positions(self.positions)
 
     @property
+    def keys(self) -> np.ndarray | None:
+        """float32 [T] keyframe times of whatever animates (weights, joints), or None for a still mesh."""
+        keys = [self.times] if self.frames is not None and self.times is not None else []
+        keys += [] if self.motion is None else [c[2] for c in self.motion.channels]
+        return np.unique(np.concatenate(keys)) if keys else None
+
+    @property
     def animated(self) -> bool:
-        return self.frames is not None and len(self.times) > 1
+        keys = self.keys
+        return keys is not None and len(keys) > 1
 
     @property
     def duration(self) -> float:
         """Seconds from the first to the last keyframe (0 for a still mesh)."""
-        return float(self.times[-1] - self.times[0]) if self.animated else 0.0
+        keys = self.keys
+        return float(keys[-1] - keys[0]) if keys is not None and len(keys) > 1 else 0.0
 
     @property
     def fps(self) -> float:
         """The keyframe rate (median spacing) of an animation, 30 for a still mesh."""
         if not self.animated:
             return 30.0
-        return float(round(1.0 / float(np.median(np.diff(self.times))), 3))
+        return float(round(1.0 / float(np.median(np.diff(self.keys))), 3))
 
     def weights_at(self, t: float) -> np.ndarray | None:
         """float32 [K] morph weights at time ``t`` s (glTF LINEAR sampling, clamped at the ends)."""
         if self.targets is None:
             return None
-        if not self.animated:
+        if self.frames is None or len(self.times) < 2:
             return self.weights
         f, times = self.frames, self.times
         i = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 2))
@@ -99,6 +110,12 @@ class Scene:
             out += weights[k] * self.targets[k]
         return out
 
+    def pose_at(self, t: float) -> tuple[np.ndarray | None, np.ndarray]:
+        """(morph weights [K] or None, float32 [N,3] cm vertices) at time ``t`` s: the weights, then the joints."""
+        w = self.weights_at(t)
+        v = self.vertices(w)
+        return w, v if self.motion is None else self.motion.apply(v, t)
+
     def centre_radius(self) -> tuple[np.ndarray, float]:
         """Centre float32 [3] and radius (cm) of the visible vertices' bounding box."""
         p = self.positions if self.colours is None else self.positions[self.colours[:, 3] >= 0.5]
@@ -111,6 +128,108 @@ class Scene:
             return []
         order = np.argsort(-weights)[:n]
         return [(self.target_names[k], float(weights[k])) for k in order]
+
+
+@dataclass
+class Motion:
+    """The joint animation of a skinned glTF mesh, applied on top of the rest pose the scene holds.
+
+    skin: float32 [N,J] skin weights (rows sum to 1); joints: [J] node ids; ibm: float64 [J,4,4] inverse bind
+    matrices; rest_inv: float64 [J,4,4] inverses of the joints' skinning matrices (world x ibm) at rest;
+    parent: node -> parent node; rest: per node its local (translation [3], rotation xyzw [4], scale [3])
+    or a fixed [4,4] matrix; channels: (node, "translation"|"rotation"|"scale", times float32 [T], values
+    [T,C], interpolation). glTF units are metres; the scene's are cm (translations are scaled by 100)."""
+
+    skin: np.ndarray
+    joints: list
+    ibm: np.ndarray
+    rest_inv: np.ndarray
+    parent: dict
+    rest: list
+    channels: list
+
+    def _local(self, node: int, t: float) -> np.ndarray:
+        from scipy.spatial.transform import Rotation
+
+        r = self.rest[node]
+        if isinstance(r, np.ndarray):
+            return r  # a node with a matrix cannot be animated (glTF)
+        trs = dict(zip(("translation", "rotation", "scale"), r))
+        for n, path, times, values, interp in self.channels:
+            if n == node:
+                trs[path] = _sample(times, values, t, interp, path == "rotation")
+        m = np.diag([*trs["scale"], 1.0])
+        m[:3, :3] = Rotation.from_quat(trs["rotation"]).as_matrix() @ m[:3, :3]
+        m[:3, 3] = trs["translation"]
+        return m
+
+    def deltas(self, t: float) -> np.ndarray:
+        """float64 [J,4,4]: each joint's skinning matrix at ``t`` times its inverse at rest (metres)."""
+        cache: dict[int, np.ndarray] = {}
+
+        def world(i: int) -> np.ndarray:
+            if i not in cache:
+                cache[i] = (world(self.parent[i]) if i in self.parent else np.eye(4)) @ self._local(i, t)
+            return cache[i]
+
+        return np.stack([world(j) @ self.ibm[k] @ self.rest_inv[k] for k, j in enumerate(self.joints)])
+
+    def apply(self, vertices: np.ndarray, t: float) -> np.ndarray:
+        """float32 [N,3] cm: ``vertices [N,3]`` (cm, rest pose) moved by the joints at ``t`` s (linear blend)."""
+        d = self.deltas(t)
+        d[:, :3, 3] *= 100.0  # metres -> cm
+        per = (self.skin @ d[:, :3].reshape(len(d), 12).astype(np.float32)).reshape(-1, 3, 4)
+        return (np.einsum("nij,nj->ni", per[:, :, :3], vertices) + per[:, :, 3]).astype(np.float32)
+
+
+def _sample(times: np.ndarray, values: np.ndarray, t: float, interp: str, rotation: bool) -> np.ndarray:
+    """A glTF sampler at ``t`` (clamped at the ends): STEP, LINEAR (rotations: normalised lerp on the short
+    arc) or CUBICSPLINE (its values, without the tangents)."""
+    if interp == "CUBICSPLINE":
+        values = values[1::3]
+    i = int(np.clip(np.searchsorted(times, t, side="right") - 1, 0, len(times) - 1))
+    if interp == "STEP" or i == len(times) - 1:
+        return values[i].astype(np.float64)
+    a = float(np.clip((t - times[i]) / max(times[i + 1] - times[i], 1e-9), 0, 1))
+    v0, v1 = values[i].astype(np.float64), values[i + 1].astype(np.float64)
+    if rotation:
+        v1 = v1 if v0 @ v1 >= 0 else -v1
+        q = (1 - a) * v0 + a * v1
+        return q / max(np.linalg.norm(q), 1e-12)
+    return (1 - a) * v0 + a * v1
+
+
+def _motion(g, blob_of, node_index: int, parts) -> Motion | None:
+    """The joint animation of the mesh node's skin, or None (not skinned, or no joint is animated)."""
+    node = g.nodes[node_index]
+    if node.skin is None or any(p["joints"] is None for p in parts) or not g.animations:
+        return None
+    skin = g.skins[node.skin]
+    channels = []
+    for anim in g.animations[:1]:  # the first animation plays, as for the weights
+        for ch in anim.channels:
+            if ch.target.node is not None and ch.target.path in ("translation", "rotation", "scale"):
+                smp = anim.samplers[ch.sampler]
+                times = _accessor(g, blob_of, smp.input).reshape(-1).astype(np.float32)
+                values = _accessor(g, blob_of, smp.output).astype(np.float32)
+                channels.append((ch.target.node, ch.target.path, times, values.reshape(-1, values.shape[-1]),
+                                 smp.interpolation or "LINEAR"))
+    if not channels:
+        return None
+    parent = {c: i for i, n in enumerate(g.nodes) for c in (n.children or [])}
+    rest = [np.asarray(n.matrix, np.float64).reshape(4, 4).T if n.matrix else
+            (np.asarray(n.translation or [0, 0, 0], np.float64), np.asarray(n.rotation or [0, 0, 0, 1], np.float64),
+             np.asarray(n.scale or [1, 1, 1], np.float64)) for n in g.nodes]
+    ibm = _accessor(g, blob_of, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1) \
+        if skin.inverseBindMatrices is not None else np.tile(np.eye(4), (len(skin.joints), 1, 1))
+    worlds = _world_matrices(g)
+    rest_inv = np.linalg.inv(np.stack([worlds[j] @ ibm[k] for k, j in enumerate(skin.joints)]))
+    joints = np.concatenate([p["joints"] for p in parts]).astype(np.int64)
+    w = np.concatenate([p["skin_weights"] for p in parts]).astype(np.float32)
+    dense = np.zeros((len(joints), len(skin.joints)), np.float32)
+    np.add.at(dense, (np.repeat(np.arange(len(joints)), joints.shape[1]), joints.reshape(-1)), w.reshape(-1))
+    dense /= np.maximum(dense.sum(1, keepdims=True), 1e-12)
+    return Motion(dense, list(skin.joints), ibm, rest_inv, parent, rest, channels)
 
 
 def weld_positions(positions: np.ndarray) -> np.ndarray:
@@ -229,8 +348,10 @@ def _read_gltf(path: Path) -> Scene:
         if not parts:
             raise BadInput(f"{path}: its mesh has no positions")
         pos, tri, uv, colours, targets = _merge(parts)
+        motion = None
         if node_index is not None:
             pos, targets = _rest_pose(g, blob_of, node_index, mesh.primitives, parts, pos, targets)
+            motion = _motion(g, blob_of, node_index, parts)
         names = list((mesh.extras or {}).get("targetNames", [])) or [f"target{k}" for k in range(len(targets or []))]
         weights = np.asarray(mesh.weights or np.zeros(0 if targets is None else len(targets)), np.float32)
         times = frames = None
@@ -260,7 +381,8 @@ def _read_gltf(path: Path) -> Scene:
     scale = np.float32(100.0)  # glTF metres -> cm
     return Scene(pos * scale, tri, path, uv=uv, colours=colours,
                  targets=None if targets is None else targets * scale, target_names=names[:len(weights)],
-                 weights=weights if targets is not None else None, times=times, frames=frames, texture=texture)
+                 weights=weights if targets is not None else None, times=times, frames=frames, texture=texture,
+                 motion=motion)
 
 
 def _read_primitive(g, blob_of, prim, path: Path):
