@@ -3,7 +3,7 @@ planes. A cache, nothing more.
 
 ``rasterize``, ``interpolate`` and ``pixel_normals`` return full images ``[B,H,W,C]`` that are exactly zero
 off the mesh. Each remembers, for the tensor it returns, the flat indices of its covered pixels ``[N]``
-(int64, ascending, into ``B*H*W``) and their 0-based triangle ids ``[N]``. An op later handed that very
+(int64, ascending, into ``B*H*W``) and their 0-based triangle ids ``[N]`` (int32). An op later handed that very
 tensor, unchanged since (same version counter), gathers those pixels instead of searching the image again,
 and ``sh_irradiance`` shades only them (the zero normal of every other pixel has one constant irradiance).
 Anything else — a copy, a view, a tensor edited in place, an inference-mode tensor — is searched as before,
@@ -64,10 +64,24 @@ def recall(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     return _read(image, "covered")
 
 
-def tri_planes(tri: torch.Tensor) -> torch.Tensor:
-    """``tri [F,3]``'s corners as int64 planes ``[3,F]`` (contiguous), computed once per triangle list."""
-    planes = _read(tri, "planes")
+def tri_planes(tri: torch.Tensor, dtype=torch.int32) -> torch.Tensor:
+    """``tri [F,3]``'s corners as planes ``[3,F]`` (contiguous), computed once per triangle list and dtype:
+    int32 for gathers (faster than int64 indices), int64 for ``index_add`` (where int32 is several times
+    slower)."""
+    name = f"planes {dtype}"
+    planes = _read(tri, name)
     if planes is None:
-        planes = tri.detach().T.long().contiguous()
-        _note(tri, "planes", planes)
+        planes = tri.detach().T.to(dtype).contiguous()
+        _note(tri, name, planes)
     return planes
+
+
+def corner_indices(tri: torch.Tensor, tid: torch.Tensor) -> torch.Tensor:
+    """``[3,N]``: the corners of triangles ``tid [N]`` of ``tri`` (the pixels' triangles: rasterize gathers
+    them once, and interpolate over the same ``tri`` and ids reuses them)."""
+    known = _read(tid, "corners")
+    if known is not None and known[0] is tri:
+        return known[1]
+    corners = tri_planes(tri).index_select(1, tid)
+    _note(tid, "corners", (tri, corners))
+    return corners

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .covered import recall, remember, tri_planes
+from .covered import corner_indices, recall, remember
 from .rasterize import check_triangles
 
 
@@ -29,7 +29,7 @@ def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> to
 def interpolate_covered(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``interpolate`` on the covered pixels only: ``(covered [N], tid [N], values [C,N])``, the flat pixel
-    indices into ``B*H*W`` (ascending), their 0-based triangle ids and the interpolated attributes as planes
+    indices into ``B*H*W`` (ascending, int64), their 0-based triangle ids (int32) and the interpolated attributes as planes
     (one row per channel: gathers and arithmetic on contiguous rows are what is fast on CPU)."""
     b, h, w, _ = rast.shape
     flat = rast.reshape(-1, 4)
@@ -37,17 +37,17 @@ def interpolate_covered(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tenso
     if known is None:
         # Ids are integers stored as floats: threshold and round, so that a perturbed id (gradcheck) is the same.
         covered = torch.nonzero(flat[:, 3].detach() > 0.5).squeeze(1)
-        tid = flat[covered, 3].detach().round().long() - 1
+        tid = flat[covered, 3].detach().round().int() - 1
     else:
         covered, tid = known
-    corners = tri_planes(tri).index_select(1, tid)               # [3,N]
+    corners = corner_indices(tri, tid)                           # [3,N]
     c = attr.shape[-1]
     if attr.dim() == 3 and b > 1:
         corners = corners + covered // (h * w) * attr.shape[1]
     planes = attr.reshape(-1, c).T.contiguous()                   # [C, (B)V]
     values = planes.index_select(1, corners.view(-1)).view(c, 3, -1)  # [C,3,N]
     uv = flat.index_select(0, covered)
-    u, v = uv[:, 0], uv[:, 1]
+    u, v = uv[:, 0].contiguous(), uv[:, 1].contiguous()  # (arithmetic on strided columns is slow)
     a0, a1, a2 = values.unbind(1)
     out = a0 * u + a1 * v + a2 * (1 - u - v)
     return covered, tid, out.to(attr.dtype)

@@ -33,7 +33,7 @@ def face_normals(vertices: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
 def vertex_normals(vertices: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
     """Area-weighted unit vertex normals ``[B,V,3]`` of ``vertices [B,V,3]``, ``tri [F,3]``; differentiable."""
     b, v, _ = vertices.shape
-    corner = tri_planes(tri)                                      # [3,F]
+    corner = tri_planes(tri, torch.int64)                         # [3,F]
     if b > 1:
         corner = (corner[:, None] + v * torch.arange(b, device=vertices.device)[:, None]).reshape(3, -1)
     # On coordinate planes (x, y, z rows): gathers, cross products and sums over contiguous rows.
@@ -91,7 +91,8 @@ def sh_irradiance(normals: torch.Tensor, sh: torch.Tensor) -> torch.Tensor:
         parts = [(covered[s0:s1], k) for k, (s0, s1) in enumerate(zip([0] + ends[:-1], ends))]
     for pix, k in parts:
         if len(pix):
-            out.index_copy_(0, pix, _irradiance(flat.index_select(0, pix).T, weights[k], const[k]).T)
+            n = flat.index_select(0, pix)
+            out.index_copy_(0, pix, _irradiance(torch.stack([n[:, 0], n[:, 1], n[:, 2]]), weights[k], const[k]).T)
     return out.view(b, hh, ww, -1)
 
 

@@ -229,16 +229,16 @@ class SceneRenderer:
         return tex
 
     def set_time(self, t: float) -> np.ndarray | None:
-        """Pose the mesh at time ``t`` s; returns the morph weights [K] used (None without targets)."""
-        w = self.scene.weights_at(t)
-        key = None if w is None else w.tobytes()
-        if key != self._weights_key or self._weights_key is None:
-            self.vertices = self.scene.vertices(w)
+        """Pose the mesh at time ``t`` s (weights and joints); returns the morph weights [K] used (None without
+        targets)."""
+        key = self.scene.pose_key(t)
+        if key != self._weights_key:
+            self._weights, self.vertices = self.scene.pose_at(t)  # morph weights, then joints (head, eyes)
             self._frame[:, :3] = self.vertices
             self._frame[:, 3:] = self.normals(self.vertices)
             self.dynamic.write(self._frame)
-            self._weights_key = key if key is not None else b""
-        return w
+            self._weights_key = key
+        return self._weights
 
     def matrices(self, width: int, height: int, state: ViewState) -> tuple[np.ndarray, np.ndarray, tuple | None]:
         """``(model [4,4], proj [4,4], photo_rect)`` float32 for a ``width`` x ``height`` frame."""
