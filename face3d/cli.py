@@ -340,7 +340,7 @@ def _add_track(sub) -> None:
     p.add_argument("--face", type=int, default=0, metavar="N", help="which face: 0 = the largest (default), 1 = the next, ...")
     p.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 30)")
     p.add_argument("--no-overlay", dest="overlay", action="store_false", help="skip overlay.mp4 (faster)")
-    p.add_argument("--camera", type=int, metavar="INDEX", help="track a webcam live in the viewer instead of a file")
+    p.add_argument("--camera", type=int, metavar="INDEX", help="track a webcam (/dev/videoINDEX) live in the viewer instead of a file")
     p.add_argument("--overwrite", action="store_true",
                    help="replace face3d's own earlier output in DIR; without it a batch resumes")
     _add_engine(p)
@@ -352,7 +352,14 @@ def _cmd_track(args) -> int:
     from .track import BadVideo, camera_unavailable, track_files
     if args.camera is not None:
         missing = camera_unavailable(args.camera)
-        raise BadVideo(missing or f"camera {args.camera}: live tracking in the viewer is not available yet")
+        if missing:
+            raise BadVideo(missing)
+        from .viewer.live import live
+
+        stats = live(args.camera, face=args.face)
+        print(f"face3d: tracked {stats['frames']} camera frames ({stats['detected']} with the face) "
+              f"at {stats['fps']:.1f} frames/s")
+        return 0
     if not args.video or not args.output:
         raise BadInput("give VIDEO and -o DIR (or --camera INDEX)")
     records = track_files(args.video, args.output, overwrite=args.overwrite, engine=args.engine,

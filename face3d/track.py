@@ -335,21 +335,31 @@ def solve_identity(solver: FrameSolver, frames: list[tuple[np.ndarray, np.ndarra
 
 # ---------------------------------------------------------------------------------------------- filter
 
+class OneEuro:
+    """Causal One-Euro filter (Casiraghi et al. 2012), one sample at a time: ``f(x [K], t s) -> [K]``; its
+    cutoff is ``min_cutoff + beta * |speed|`` (Hz), so still values lose their jitter and fast ones pass."""
+
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0):
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self.value = self.time = self.dx = None
+
+    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
+        x = np.asarray(x, np.float64)
+        if self.value is None:
+            self.value, self.time, self.dx = x.copy(), float(t), np.zeros_like(x)
+            return self.value.copy()
+        dt = max(float(t) - self.time, 1e-4)
+        alpha = lambda cutoff: 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * dt))  # noqa: E731
+        self.dx = self.dx + alpha(self.d_cutoff) * ((x - self.value) / dt - self.dx)
+        self.value = self.value + alpha(self.min_cutoff + self.beta * np.abs(self.dx)) * (x - self.value)
+        self.time = float(t)
+        return self.value.copy()
+
+
 def one_euro(x: np.ndarray, times: np.ndarray, min_cutoff: float, beta: float, d_cutoff: float = 1.0) -> np.ndarray:
     """Causal One-Euro filter of ``x [T, K]`` sampled at ``times [T]`` s -> [T, K]."""
-    out = np.empty_like(x, dtype=np.float64)
-    out[0] = x[0]
-    dx = np.zeros(x.shape[1])
-    alpha = lambda cutoff, dt: 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * dt))  # noqa: E731
-    for i in range(1, len(x)):
-        dt = max(float(times[i] - times[i - 1]), 1e-4)
-        raw_dx = (x[i] - out[i - 1]) / dt
-        a_d = alpha(d_cutoff, dt)
-        dx = dx + a_d * (raw_dx - dx)
-        cutoff = min_cutoff + beta * np.abs(dx)
-        a = 1.0 / (1.0 + 1.0 / (2 * math.pi * cutoff * dt))
-        out[i] = out[i - 1] + a * (x[i] - out[i - 1])
-    return out
+    f = OneEuro(min_cutoff, beta, d_cutoff)
+    return np.stack([f(x[i], times[i]) for i in range(len(x))]) if len(x) else np.asarray(x, np.float64)
 
 
 def smooth(x: np.ndarray, times: np.ndarray, min_cutoff: float, beta: float) -> np.ndarray:
@@ -475,7 +485,6 @@ def fit_track(dets: list, times: np.ndarray, camera: Camera, corr, progress: boo
     from .threads import one_thread
 
     found = np.array([d is not None for d in dets])
-    n = len(dets)
     keys = keyframes(dets, times)
     with one_thread(), torch.no_grad(), one_blas_thread():
         return _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection)

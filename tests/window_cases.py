@@ -2,7 +2,6 @@
 
 Needs the ``xvfb`` Debian package (.ci/run installs it); without it these tests FAIL naming it.
 """
-import json
 import os
 import shutil
 import subprocess
@@ -202,3 +201,25 @@ def test_clock_follows_the_audio_device_without_drift():
     looped.seek(0.0)
     wall[0] += 2.5
     assert looped.time == pytest.approx(0.5)
+
+
+def test_live_tracking_follows_a_face_in_the_window(display, tmp_path):
+    """``face3d track --camera``'s loop with a real clip standing in for the camera: the face is tracked
+    frame by frame into the window (identity settled from the first frames, the head turning with the
+    clip's), and the window shows it."""
+    from face3d.viewer.live import live
+
+    from conftest import SHARED
+
+    clip = SHARED / "video" / "liveportrait_d10.mp4"
+    shot = tmp_path / "live.png"
+    stats = live(clip, frames=45, screenshot=shot, size=(480, 360))
+    assert stats["frames"] == 45 and stats["detected"] >= 40, stats
+    assert np.ptp(stats["yaw_deg"]) > 1.0, stats  # the head moves in this clip, so does the model's
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert np.abs(_centre(img) - img[5, 5]).sum(-1).mean() > 30  # the face, not the background, fills the centre
+
+
+def test_camera_that_is_not_there_is_one_line(tmp_path):
+    done = run_cli("track", "--camera", "57")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no camera 57" in done.stderr, done.stderr

@@ -110,6 +110,11 @@ class Scene:
             out += weights[k] * self.targets[k]
         return out
 
+    def pose_key(self, t: float):
+        """What ``pose_at(t)`` depends on (equal keys, equal meshes): the weights, and ``t`` where joints move."""
+        w = self.weights_at(t)
+        return (None if w is None else w.tobytes(), None if self.motion is None else float(t))
+
     def pose_at(self, t: float) -> tuple[np.ndarray | None, np.ndarray]:
         """(morph weights [K] or None, float32 [N,3] cm vertices) at time ``t`` s: the weights, then the joints."""
         w = self.weights_at(t)
