@@ -103,10 +103,9 @@ CASES = [((0, 0), (0.0, 0.0, 0.0)), ((12, 0), (0.0, 0.2, 0.0)), ((0, -15), (0.0,
 
 
 def test_rendered_gaze_is_fitted_back(ctx, model):
-    """Known (pitch, yaw) of both eyes, rendered, detected, fitted. The issue's goal is 5 degrees; what the
-    iris landmarks give on these renders today is asserted: eye-in-head error 6 degrees on average, the
-    eyeballs of the fitted mesh (camera space, with the fitted head pose) within 12 degrees of the truth,
-    and the fitted yaw on the side the eyes look to."""
+    """Known (pitch, yaw) of both eyes, rendered, detected, fitted: the eye-in-head angles within the issue's
+    5 degrees on average (3.0 measured), the eyeballs of the fitted mesh (camera space, with the fitted head
+    pose) within 12 degrees of the truth (4.5-9.3 measured), and the fitted yaw on the side the eyes look to."""
     errors = []
     for gaze_deg, head in CASES:
         gaze = np.radians(np.array([gaze_deg, gaze_deg], np.float64))
@@ -123,7 +122,7 @@ def test_rendered_gaze_is_fitted_back(ctx, model):
             assert angle_deg(truth[k], fitted[k]) < 12.0, (gaze_deg, np.degrees(res.gaze))
         if abs(gaze_deg[1]) >= 15:
             assert np.sign(res.gaze[0, 1]) == np.sign(gaze_deg[1])
-    assert np.mean(errors) < 6.0, errors
+    assert np.mean(errors) < 5.0, errors
 
 
 def test_closed_or_missing_irises_give_no_gaze(model):
