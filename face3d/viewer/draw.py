@@ -118,8 +118,8 @@ class NormalOp:
         from scipy.sparse import csr_matrix
 
         t = np.ascontiguousarray(triangles, np.int64)
-        self.i0, self.i1, self.i2 = (np.ascontiguousarray(t[:, k]) for k in range(3))
-        self.weld = np.asarray(weld, np.int64)
+        self.i0, self.i1, self.i2 = (np.ascontiguousarray(t[:, k], np.intp) for k in range(3))
+        self.weld = np.asarray(weld, np.intp)
         n_ids = int(self.weld.max()) + 1 if len(self.weld) else 0
         rows = self.weld[t].reshape(-1)
         cols = np.repeat(np.arange(len(t)), 3)
@@ -129,15 +129,15 @@ class NormalOp:
 
     def __call__(self, vertices: np.ndarray) -> np.ndarray:
         v = np.asarray(vertices, np.float32)
-        p0 = v[self.i0]
-        a, b = v[self.i1] - p0, v[self.i2] - p0
+        p0 = np.take(v, self.i0, axis=0)  # np.take: ~4x faster than v[i] on [N,3] rows
+        a, b = np.take(v, self.i1, axis=0) - p0, np.take(v, self.i2, axis=0) - p0
         fn = np.empty_like(a)  # a x b, written out: np.cross is several times slower on [T,3]
         fn[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
         fn[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
         fn[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
         acc = self.scatter @ fn
         acc /= np.maximum(np.sqrt(np.einsum("ij,ij->i", acc, acc)), 1e-12)[:, None]
-        return acc[self.weld].astype(np.float32, copy=False)
+        return np.take(acc, self.weld, axis=0).astype(np.float32, copy=False)
 
 
 def scene_normals(scene: Scene, vertices: np.ndarray) -> np.ndarray:
@@ -217,7 +217,7 @@ class SceneRenderer:
         self.vertices = scene.positions
         self._fbos: dict = {}
         self._matrices: tuple = (None, None)
-        self._box = None
+        self._box, self._photo_drawn, self._background = None, False, BACKGROUND
 
     def _texture(self, image: np.ndarray, mipmaps: bool = False):
         rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], 2) if image.shape[2] == 3 else image
@@ -268,7 +268,9 @@ class SceneRenderer:
         gl.viewport = (0, 0, width, height)
         fbo.clear(*state.background, 1.0, depth=1.0)
         model, proj, rect = self.matrices(width, height, state)
-        if rect is not None and state.photo and self.photo is not None:
+        self._photo_drawn = rect is not None and state.photo and self.photo is not None
+        self._background = tuple(state.background)
+        if self._photo_drawn:
             gl.disable(mgl.DEPTH_TEST)
             self._quad(self.photo, rect, 1.0)
         gl.enable(mgl.DEPTH_TEST)
@@ -310,8 +312,8 @@ class SceneRenderer:
         self._box = self._screen_box(model, proj, width, height)
 
     def _screen_box(self, model: np.ndarray, proj: np.ndarray, width: int, height: int):
-        """``(x, y, w, h)`` GL pixels (rows bottom-up) holding the posed mesh with a 2-pixel margin, or None
-        when part of it lies behind the camera (then the whole frame)."""
+        """``(x, y, w, h)`` GL pixels (rows bottom-up) holding the posed mesh with a margin (landmark dots
+        included), or None when part of it lies behind the camera (then the whole frame)."""
         v = self.vertices
         lo, hi = v.min(0), v.max(0)
         corners = np.array([[x, y, z, 1.0] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
@@ -321,8 +323,9 @@ class SceneRenderer:
         ndc = clip[:, :2] / clip[:, 3:]
         x0, x1 = (ndc[:, 0].min() + 1) / 2 * width, (ndc[:, 0].max() + 1) / 2 * width
         y0, y1 = (ndc[:, 1].min() + 1) / 2 * height, (ndc[:, 1].max() + 1) / 2 * height
-        x0, y0 = max(int(math.floor(x0)) - 2, 0), max(int(math.floor(y0)) - 2, 0)
-        x1, y1 = min(int(math.ceil(x1)) + 2, width), min(int(math.ceil(y1)) + 2, height)
+        m = 2 + int(math.ceil(max(4.0, height / 150) / 2))
+        x0, y0 = max(int(math.floor(x0)) - m, 0), max(int(math.floor(y0)) - m, 0)
+        x1, y1 = min(int(math.ceil(x1)) + m, width), min(int(math.ceil(y1)) + m, height)
         return (x0, y0, max(x1 - x0, 0), max(y1 - y0, 0))
 
     def _quad(self, tex, rect, alpha: float) -> None:
@@ -363,17 +366,30 @@ class SceneRenderer:
             self._fbos[key] = (ms, res)
         return self._fbos[key]
 
-    def resolve(self, width: int, height: int, samples: int | None = None) -> None:
-        """The drawn frame of ``targets(width, height, samples)`` into its resolved framebuffer: an MSAA
-        resolve, a copy, or (``samples`` None) a copy with FXAA over the mesh's screen box."""
+    def resolve(self, width: int, height: int, samples: int | None = None, into=None) -> None:
+        """The drawn frame of ``targets(width, height, samples)`` into its resolved framebuffer (or ``into``,
+        e.g. a window's screen): an MSAA resolve, a copy, or (``samples`` None) FXAA over the mesh's screen
+        box. Into another framebuffer with FXAA on a plain background, the frame is a clear and the FXAA
+        pass alone: llvmpipe's blit of a whole frame into a window costs several ms."""
         ms, res = self.targets(width, height, samples)
-        self.gl.copy_framebuffer(res, ms)
-        box = self._box if self._box is not None else (0, 0, width, height)
-        if samples is not None or box[2] <= 0 or box[3] <= 0:
-            return
         gl = self.gl
-        res.use()
-        gl.viewport = (0, 0, width, height)
+        box = self._box if self._box is not None else (0, 0, width, height)
+        if into is not None and samples is None and not self._photo_drawn and box[2] > 0 and box[3] > 0:
+            into.use()
+            gl.viewport = (0, 0, width, height)
+            into.clear(*self._background, 1.0)
+            self._fxaa(ms, box)
+            return
+        gl.copy_framebuffer(res, ms)
+        if samples is None and box[2] > 0 and box[3] > 0:
+            res.use()
+            gl.viewport = (0, 0, width, height)
+            self._fxaa(ms, box)
+        if into is not None:
+            gl.copy_framebuffer(into, res)
+
+    def _fxaa(self, ms, box) -> None:
+        gl = self.gl
         gl.disable(self._mgl.DEPTH_TEST)
         gl.scissor = box
         ms.color_attachments[0].use(0)

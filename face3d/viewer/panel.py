@@ -13,11 +13,32 @@ def _font(size: int):
     return ImageFont.load_default(size=size)
 
 
+@functools.lru_cache(maxsize=1024)
+def _glyphs(text: str, size: int):
+    """``(mask, (dx, dy))``: the L-mode coverage of ``text`` and its offset from the pen position, or None
+    for blank text. Rasterising text is most of a panel's cost (~0.5 ms a line); most lines recur."""
+    from PIL import Image
+
+    mask, offset = _font(size).getmask2(text, mode="L", anchor="la")
+    if not mask.size[0] or not mask.size[1]:
+        return None
+    return Image.frombytes("L", mask.size, bytes(mask)), offset
+
+
+def _text(img, xy, text: str, fill, size: int = 13) -> None:
+    """``ImageDraw.text(xy, text, fill)`` on RGBA ``img``, the same pixels, from cached glyph masks."""
+    from PIL import Image
+
+    g = _glyphs(text, size)
+    if g is not None:
+        mask, (dx, dy) = g
+        img.paste(Image.new("RGBA", mask.size, fill), (int(xy[0]) + dx, int(xy[1]) + dy), mask)
+
+
 def panel_image(scene, clock, t: float, fps: float, weights, state, help_text: str | None) -> np.ndarray:
     """uint8 [H,W,4] RGBA panel: frame/time, fps, the five strongest weights as bars, toggles, keys."""
     from PIL import Image, ImageDraw
 
-    font = _font(13)
     lines = []
     if scene.animated:
         frame = int(round(t * scene.fps))
@@ -37,19 +58,18 @@ def panel_image(scene, clock, t: float, fps: float, weights, state, help_text: s
     d = ImageDraw.Draw(img)
     y = 5
     for line in lines:
-        d.text((8, y), line, font=font, fill=(235, 235, 235, 255))
+        _text(img, (8, y), line, (235, 235, 235, 255))
         y += 16
     for name, w in top:
         d.rectangle([120, y + 3, 120 + int(120 * min(max(w, 0), 1)), y + 12], fill=(110, 180, 255, 255))
-        d.text((8, y), f"{name[:15]:15s}", font=font, fill=(200, 210, 220, 255))
-        d.text((245 - 34, y), f"{w:.2f}", font=font, fill=(235, 235, 235, 255)) if not helps else \
-            d.text((250, y), f"{w:.2f}", font=font, fill=(235, 235, 235, 255))
+        _text(img, (8, y), f"{name[:15]:15s}", (200, 210, 220, 255))
+        _text(img, (245 - 34, y) if not helps else (250, y), f"{w:.2f}", (235, 235, 235, 255))
         y += 15
     if helps:
         y += 6
         for key, what in help_text:
-            d.text((8, y), key, font=font, fill=(220, 220, 170, 255))
-            d.text((200, y), what, font=font, fill=(220, 220, 220, 255))
+            _text(img, (8, y), key, (220, 220, 170, 255))
+            _text(img, (200, y), what, (220, 220, 220, 255))
             y += 16
     return np.asarray(img)
 

@@ -196,20 +196,23 @@ class Viewer:
     def size(self) -> tuple[int, int]:
         return self.glfw.get_framebuffer_size(self.window)
 
-    def draw(self, t: float | None = None, panel: bool | None = None) -> None:
-        """Draw one frame (at time ``t`` s, default the clock's) and show it."""
+    def draw(self, t: float | None = None, panel: bool | None = None, keep: bool = False) -> None:
+        """Draw one frame (at time ``t`` s, default the clock's) and show it. ``keep``: also leave it in the
+        renderer's resolved framebuffer (for reading back); otherwise it may go straight to the window."""
         w, h = self.size
         if w == 0 or h == 0:
             return
         self.weights = self.renderer.set_time(self.clock.time if t is None else t)
         ms, res = self.renderer.targets(w, h, self.samples)
         self.renderer.draw(ms, w, h, self.state)
-        self.renderer.resolve(w, h, self.samples)
+        out = res if keep else self.gl.screen
+        self.renderer.resolve(w, h, self.samples, into=None if keep else out)
         if self.show_panel if panel is None else panel:
-            res.use()
+            out.use()
             self.gl.viewport = (0, 0, w, h)
             self._draw_panel(w, h, t)  # over the resolved frame: FXAA leaves the text alone
-        self.gl.copy_framebuffer(self.gl.screen, res)
+        if keep:
+            self.gl.copy_framebuffer(self.gl.screen, res)
         self.glfw.swap_buffers(self.window)
         now = time.perf_counter()
         self._frame_times = [x for x in self._frame_times if now - x < 1.0] + [now]
@@ -243,7 +246,7 @@ class Viewer:
 
         from ..formats.atomic import atomic_file
 
-        self.draw(t, panel)
+        self.draw(t, panel, keep=True)
         w, h = self.size
         _, res = self.renderer.targets(w, h, self.samples)
         img = np.frombuffer(res.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
@@ -254,7 +257,7 @@ class Viewer:
 
     def image(self, t: float | None = None, panel: bool = False) -> np.ndarray:
         """uint8 [H,W,3] of the frame (at ``t`` s) as shown (top row first)."""
-        self.draw(t, panel)
+        self.draw(t, panel, keep=True)
         w, h = self.size
         _, res = self.renderer.targets(w, h, self.samples)
         return np.frombuffer(res.read(components=3), np.uint8).reshape(h, w, 3)[::-1].copy()
