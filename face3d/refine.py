@@ -39,6 +39,8 @@ MAX_SAMPLES = 15000  # skin pixels used for the lighting fit
 OBSERVE_STEP = 2  # photos are sampled on a half-resolution atlas (the crop has at most WORK px anyway)
 LIGHT_ROUNDS = 2  # lighting fits against the smooth, mirror-symmetric albedo
 SMOOTH_ITERATIONS, SMOOTH_KEEP = 20, 0.5  # its smoothing: Jacobi sweeps, weight kept by the known vertices (< 1: blurred too)
+DARK = 0.08  # lighting samples darker than this times the skin's median are left out (deep shadow, nostrils)
+SHADOW = 0.5  # albedo samples lit by less than this (irradiance; the skin's mean is 1) lose weight
 CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
 FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0))  # iBUG ranges (brows, eyes, lips) and radius (cm)
 
@@ -362,6 +364,8 @@ def _surface_samples(points: np.ndarray, normals: np.ndarray, crop: Crop, view: 
     albedo[i] = (colour / shade).clip(0, 1)
     w[i] = np.clip((facing[i] - 0.15) / 0.35, 0, 1) * _sample(skin[..., None], xy)[:, 0] \
         * _sample(crop.valid[..., None].astype(np.float32), xy)[:, 0]
+    if SHADOW > 0:  # de-lit shadow is noise and model error amplified: the mirror side, if lit, does better
+        w[i] *= np.clip(shade.mean(1) / SHADOW, 0, 1)
     return albedo, w
 
 
@@ -425,7 +429,7 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
     narrow = np.zeros(len(regions), bool)
     narrow[(model.triangle_polygon >= f0) & (model.triangle_polygon < f1)] = True
     inner = narrow[view.triangle.clip(0)] & (view.triangle >= 0)
-    ys, xs = np.nonzero((skin > 0.5) & (feat_px < 0.5) & (facing > 0.1) & inner & (lum > 0.25 * med) & (lum < 4 * med))
+    ys, xs = np.nonzero((skin > 0.5) & (feat_px < 0.5) & (facing > 0.1) & inner & (lum > DARK * med) & (lum < 4 * med))
     step = max(1, len(ys) // MAX_SAMPLES)
     ys, xs = ys[::step], xs[::step]
     colour, basis = img[ys, xs], sh_basis_np(view.normal[ys, xs])
