@@ -107,3 +107,19 @@ def test_model_export_of_a_fit_is_textured(astronaut_fit, tmp_path):
     assert r.returncode == 0 and (tmp_path / "u.png").is_file(), r.stderr
     r = run_cli("model", "export", "--face", astronaut_fit, "--identity", "random", "-o", tmp_path / "x.glb")
     assert r.returncode == 1 and not (tmp_path / "x.glb").exists()
+
+
+def test_atlas_data_cache_round_trips_and_survives_damage(model, tmp_path, monkeypatch):
+    from face3d import refine
+
+    monkeypatch.setenv("FACE3D_HOME", str(tmp_path))
+    built = refine._load_atlas_data(model)  # no cache yet: built and written
+    assert (tmp_path / refine.ATLAS_CACHE).is_file()
+    loaded = refine._load_atlas_data(model)
+    for name in ("skin", "mirror", "proc_index", "proc_base", "proc_gain"):
+        assert np.array_equal(getattr(built, name), getattr(loaded, name)), name
+    for name in ("index", "triangle", "bary", "region", "nearest"):
+        assert np.array_equal(getattr(built.texels, name), getattr(loaded.texels, name)), name
+    (tmp_path / refine.ATLAS_CACHE).write_bytes(b"damaged")
+    again = refine._load_atlas_data(model)  # a damaged cache is rebuilt, not an error
+    assert np.array_equal(again.proc_index, built.proc_index) and np.array_equal(again.texels.nearest, built.texels.nearest)
