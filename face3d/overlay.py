@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from .camera import Camera, project
-from .render import (RenderContext, antialias, interpolate, pixel_normals, rasterize, sh_directional,
-                     sh_irradiance, specular, to_clip, vertex_normals, view_directions)
+from .render import (RenderContext, antialias, edge_topology, rasterize, sh_directional, sh_irradiance, specular,
+                     to_clip, vertex_normals, view_directions)
+from .render.interpolate import interpolate_covered, scatter
 
 MESH_RGB = np.array([120.0, 180.0, 255.0])  # light blue: stands out against every skin tone
 ALPHA = 0.45
@@ -39,7 +40,9 @@ def render_overlay(ctx: RenderContext | None, image: np.ndarray, vertices: np.nd
     out = image.astype(np.float32)
     verts = torch.as_tensor(np.asarray(vertices, np.float32))
     tri = torch.as_tensor(np.asarray(triangles, np.int64))
-    used = tri.unique()
+    seen = torch.zeros(len(verts), dtype=torch.bool)
+    seen[tri.reshape(-1)] = True
+    used = torch.nonzero(seen).squeeze(1)  # the vertices the triangles use, ascending (as tri.unique())
     front = used[verts[used, 2] < -1e-3]
     if len(front):
         px = project(verts[front], camera)
@@ -73,8 +76,11 @@ def _shade(ctx: RenderContext, verts: torch.Tensor, tri: torch.Tensor, camera: C
         pos = to_clip(v, sub)
         tri32 = tri.to(torch.int32)
         rast = rasterize(ctx, pos, tri32, (sub.height, sub.width))
-        normals = pixel_normals(vertex_normals(v, tri), rast, tri)
-        view = view_directions(interpolate(v, rast, tri))
+        # Shaded on the covered pixels only (as one row of N pixels), then placed into the box.
+        covered, _, normals = interpolate_covered(vertex_normals(v, tri), rast, tri32)
+        normals = normals.T.contiguous()[None, None]                            # [1,1,N,3]
+        normals = normals / normals.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # as pixel_normals
+        view = view_directions(interpolate_covered(v, rast, tri32)[2].T.contiguous()[None, None])
         facing = (normals * view).sum(-1, keepdim=True)
         # Seen from behind (inside a lip or an eyelid), a surface is lit as its front and drawn darker.
         normals = torch.where(facing < 0, -normals, normals)
@@ -83,10 +89,22 @@ def _shade(ctx: RenderContext, verts: torch.Tensor, tri: torch.Tensor, camera: C
         shine = specular(normals, view, light, 24.0)
         lit = torch.from_numpy(colour / 255.0) * diffuse + 0.25 * shine
         lit = torch.where(facing < 0, 0.6 * lit, lit)
-        covered = (rast[..., 3:] > 0).float()
-        layer = antialias(torch.cat([lit * covered, covered], -1), rast, pos, tri32)
+        premultiplied = torch.cat([lit, torch.ones_like(lit[..., :1])], -1)[0, 0]  # [N,4]: covered = 1
+        layer = scatter(premultiplied.T, covered, (1, sub.height, sub.width))
+        layer = antialias(layer, rast, pos, tri32, _topology(tri32))
     layer = layer[0].clamp(0, 1).numpy()
     return layer[..., :3] * 255.0, layer[..., 3:]
+
+
+_TOPOLOGY: list = []  # [(triangles' bytes, edge_topology)] of the last mesh drawn: overlays repeat one mesh
+
+
+def _topology(tri: torch.Tensor) -> torch.Tensor:
+    """``edge_topology(tri)``, kept for the last triangle list (by content: callers pass fresh arrays)."""
+    key = tri.numpy().tobytes()
+    if not _TOPOLOGY or _TOPOLOGY[0][0] != key:
+        _TOPOLOGY[:] = [(key, edge_topology(tri))]
+    return _TOPOLOGY[0][1]
 
 
 def _dots(out: np.ndarray, landmarks: np.ndarray) -> None:

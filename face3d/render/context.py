@@ -46,6 +46,7 @@ class RenderContext:
         self.program = self.gl.program(vertex_shader=read_shader("rasterize.vert"),
                                        fragment_shader=read_shader("rasterize.frag"))
         self._fbos: dict[tuple[int, int], object] = {}
+        self._readback: np.ndarray | None = None
         self._pos = self._index = self._vao = None
         self._tri_key = None
 
@@ -66,6 +67,13 @@ class RenderContext:
             depth = self.gl.depth_renderbuffer((width, height))
             fbo = self._fbos[(width, height)] = self.gl.framebuffer([colour], depth)
         return fbo
+
+    def readback_buffer(self, batch: int, height: int, width: int) -> np.ndarray:
+        """A float32 ``[B,H,W]`` array to read ids into, kept between calls (fresh memory costs a page fault
+        per 4 KiB when first written). Its contents last only until the next call."""
+        if self._readback is None or self._readback.shape != (batch, height, width):
+            self._readback = np.empty((batch, height, width), np.float32)
+        return self._readback
 
     def set_triangles(self, tri: torch.Tensor) -> None:
         """Prepare to draw ``tri [F,3]``: its int32 index buffer is uploaded once per triangle list (same

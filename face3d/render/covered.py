@@ -11,8 +11,10 @@ so a note changes no value and no gradient to the tensors the image was computed
 change: ``sh_irradiance`` sends no gradient to the background entries of a remembered normal image; those
 are constants, so only a ``retain_grad()`` on that image would show it.)
 
-A triangle list ``tri [F,3]`` gets its corner planes ``[3,F]`` (``tri_planes``): the ops gather per corner
-from coordinate planes, and a transposed copy of a large list costs about as much as the gather itself.
+A triangle list ``tri [F,3]`` gets its corner planes ``[3,F]`` (``tri_planes``: the ops gather per corner
+from coordinate planes, and a transposed copy of a large list costs about as much as the gather itself) and
+its index range (``index_range``, for rasterize's bounds check); a pixel's triangle ids, the corners of
+those triangles (``corner_indices``).
 """
 from __future__ import annotations
 
@@ -85,3 +87,12 @@ def corner_indices(tri: torch.Tensor, tid: torch.Tensor) -> torch.Tensor:
     corners = tri_planes(tri).index_select(1, tid)
     _note(tid, "corners", (tri, corners))
     return corners
+
+
+def index_range(tri: torch.Tensor) -> tuple[int, int]:
+    """``(min, max)`` of a non-empty ``tri``, computed once per triangle list (each is a pass over it)."""
+    known = _read(tri, "range")
+    if known is None:
+        known = int(tri.min()), int(tri.max())
+        _note(tri, "range", known)
+    return known

@@ -6,11 +6,10 @@ first), column ``j``; that pixel's centre sits at NDC ``x = (2j + 1) / W - 1``, 
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .context import RenderContext
-from .covered import corner_indices, remember
+from .covered import corner_indices, index_range, remember
 
 
 def pixel_ndc(rows: torch.Tensor, cols: torch.Tensor, height: int, width: int, dtype) -> torch.Tensor:
@@ -63,10 +62,11 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
     assert h > 0 and w > 0, "resolution must be (H, W) > 0"
     b, v = pos.shape[:2]
     if tri.numel():
-        assert int(tri.min()) >= 0 and int(tri.max()) < v, "tri indexes past pos's vertices"
+        lo, hi = index_range(tri)
+        assert lo >= 0 and hi < v, "tri indexes past pos's vertices"
 
     ctx.set_triangles(tri)
-    ids = np.empty((b, h, w), np.float32)
+    ids = ctx.readback_buffer(b, h, w)
     host = pos.detach().to("cpu", torch.float32)
     for k in range(b):  # one draw per mesh: a batch shares the triangles, not the positions
         ctx.set_positions(host[k].contiguous())
