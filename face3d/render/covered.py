@@ -66,15 +66,13 @@ def recall(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     return _read(image, "covered")
 
 
-def tri_planes(tri: torch.Tensor, dtype=torch.int32) -> torch.Tensor:
-    """``tri [F,3]``'s corners as planes ``[3,F]`` (contiguous), computed once per triangle list and dtype:
-    int32 for gathers (faster than int64 indices), int64 for ``index_add`` (where int32 is several times
-    slower)."""
-    name = f"planes {dtype}"
-    planes = _read(tri, name)
+def tri_planes(tri: torch.Tensor) -> torch.Tensor:
+    """``tri [F,3]``'s corners as int64 planes ``[3,F]`` (contiguous), computed once per triangle list.
+    (int64: the backward of a gather is an ``index_add``, some 20 times slower with int32 indices.)"""
+    planes = _read(tri, "planes")
     if planes is None:
-        planes = tri.detach().T.to(dtype).contiguous()
-        _note(tri, name, planes)
+        planes = tri.detach().T.long().contiguous()
+        _note(tri, "planes", planes)
     return planes
 
 

@@ -33,7 +33,7 @@ def face_normals(vertices: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
 def vertex_normals(vertices: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
     """Area-weighted unit vertex normals ``[B,V,3]`` of ``vertices [B,V,3]``, ``tri [F,3]``; differentiable."""
     b, v, _ = vertices.shape
-    corner = tri_planes(tri, torch.int64)                         # [3,F]
+    corner = tri_planes(tri)                                      # [3,F]
     if b > 1:
         corner = (corner[:, None] + v * torch.arange(b, device=vertices.device)[:, None]).reshape(3, -1)
     # On coordinate planes (x, y, z rows): gathers, cross products and sums over contiguous rows.
