@@ -3,6 +3,9 @@
 // frame, in place of MSAA that costs llvmpipe several times a plain frame. Pixels whose neighbourhood has
 // little contrast (skin, texture detail) are passed through untouched; edges are blended along their
 // direction over up to SPAN_MAX pixels. The frame holds gamma-encoded colours, so luma is perceptual.
+// Two passes (llvmpipe runs both sides of a branch, so the blend would cost every pixel): compiled with
+// MARK, it copies each pixel and writes depth 0 where it is an edge, 1 elsewhere; then, without MARK, it runs
+// at depth 0.5 with the depth test GREATER, so only the edge pixels (a few %) are shaded.
 uniform sampler2D u_frame;  // the frame, LINEAR filtered, clamped at the edges
 out vec4 f_colour;
 
@@ -24,7 +27,13 @@ void main() {
     float lSE = dot(texelFetch(u_frame, clamp(p + ivec2(1, 1), ivec2(0), hi), 0).rgb, LUMA);
     float lMin = min(lM, min(min(lNW, lNE), min(lSW, lSE)));
     float lMax = max(lM, max(max(lNW, lNE), max(lSW, lSE)));
-    if (lMax - lMin < max(EDGE_MIN, lMax * EDGE_REL)) { f_colour = vec4(rgbM, 1.0); return; }
+    bool flat_ = lMax - lMin < max(EDGE_MIN, lMax * EDGE_REL);
+#ifdef MARK
+    f_colour = vec4(rgbM, 1.0);
+    gl_FragDepth = flat_ ? 1.0 : 0.0;
+    return;
+#endif
+    if (flat_) { f_colour = vec4(rgbM, 1.0); return; }
     vec2 inv = 1.0 / vec2(textureSize(u_frame, 0));
     vec2 uv = gl_FragCoord.xy * inv;
     vec2 dir = vec2(-((lNW + lNE) - (lSW + lSE)), (lNW + lSW) - (lNE + lSE));

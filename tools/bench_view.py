@@ -34,8 +34,13 @@ def main() -> int:
     from face3d.viewer.media import render_file
     from face3d.viewer.window import Viewer
 
+    from face3d.viewer.draw import SceneRenderer
+
     scene = read_scene(args.glb)
-    aa = "fxaa" if args.samples is None else (f"msaa {args.samples}x" if args.samples > 1 else "no aa")
+    if not hasattr(SceneRenderer, "resolve"):  # a checkout from before issue 13's work: MSAA 4x only
+        aa = "msaa 4x (the code before issue 13's work)"
+    else:
+        aa = "fxaa" if args.samples is None else (f"msaa {args.samples}x" if args.samples > 1 else "no aa")
     textured = "textured" if scene.texture is not None else "untextured"
     print(f"{args.glb.name}: {len(scene.positions)} vertices, {len(scene.triangles)} triangles, "
           f"{0 if scene.targets is None else len(scene.targets)} targets, {textured}; {aa}; {machine()}")

@@ -145,13 +145,16 @@ def scene_normals(scene: Scene, vertices: np.ndarray) -> np.ndarray:
     return NormalOp(scene.triangles, scene.weld)(vertices)
 
 
+def _define(src: str, name: str) -> str:
+    """GLSL ``src`` with ``#define name`` after its #version line."""
+    first, rest = src.split("\n", 1)
+    return f"{first}\n#define {name}\n{rest}"
+
+
 def mesh_program_source(masked: bool) -> str:
     """view_mesh.frag, with ``MASKED`` defined (discarding hidden fragments) or not."""
     src = read_shader("view_mesh.frag")
-    if not masked:
-        return src
-    first, rest = src.split("\n", 1)
-    return f"{first}\n#define MASKED\n{rest}"
+    return _define(src, "MASKED") if masked else src
 
 
 class SceneRenderer:
@@ -179,6 +182,8 @@ class SceneRenderer:
                                      fragment_shader=read_shader("view_points.frag"))
         self.fxaa_prog = gl.program(vertex_shader=read_shader("view_fxaa.vert"),
                                     fragment_shader=read_shader("view_fxaa.frag"))
+        self.mark_prog = gl.program(vertex_shader=read_shader("view_fxaa.vert"),
+                                    fragment_shader=_define(read_shader("view_fxaa.frag"), "MARK"))
         n = len(scene.positions)
         uv = scene.uv if scene.uv is not None else np.zeros((n, 2), np.float32)
         colours = scene.colours if scene.colours is not None else np.tile(
@@ -204,6 +209,7 @@ class SceneRenderer:
         self.quad = gl.buffer(np.array([0, 0, 1, 0, 0, 1, 1, 1], np.float32).tobytes())
         self.quad_vao = gl.vertex_array(self.quad_prog, [(self.quad, "2f", "in_corner")])
         self.fxaa_vao = gl.vertex_array(self.fxaa_prog, [(self.quad, "2f", "in_corner")])
+        self.mark_vao = gl.vertex_array(self.mark_prog, [(self.quad, "2f", "in_corner")])
         self.points = gl.buffer(reserve=max(len(scene.landmarks) if scene.landmarks is not None else 1, 1) * 12,
                                 dynamic=True)
         self.points_vao = gl.vertex_array(self.point_prog, [(self.points, "3f", "in_pos")])
@@ -362,7 +368,9 @@ class SceneRenderer:
                 n = min(samples, gl.max_samples) if samples > 1 else 0
                 ms = gl.framebuffer([gl.renderbuffer((width, height), 4, samples=n)],
                                     gl.depth_renderbuffer((width, height), samples=n))
-            res = gl.framebuffer([gl.renderbuffer((width, height), 4)])
+            # FXAA's passes flag edge pixels in a depth buffer of the resolved framebuffer
+            res = gl.framebuffer([gl.renderbuffer((width, height), 4)],
+                                 gl.depth_renderbuffer((width, height)) if samples is None else None)
             self._fbos[key] = (ms, res)
         return self._fbos[key]
 
@@ -389,12 +397,20 @@ class SceneRenderer:
             gl.copy_framebuffer(into, res)
 
     def _fxaa(self, ms, box) -> None:
-        gl = self.gl
-        gl.disable(self._mgl.DEPTH_TEST)
+        """FXAA from ``ms``'s colour texture over ``box`` of the current framebuffer (which has a depth
+        buffer): the marking pass copies the box and flags its edge pixels in depth, the blend shades those."""
+        gl, mgl = self.gl, self._mgl
+        gl.enable(mgl.DEPTH_TEST)
         gl.scissor = box
         ms.color_attachments[0].use(0)
+        gl.depth_func = "1"  # always: the marking pass writes every pixel's colour and flag
+        self.mark_prog["u_frame"].value = 0
+        self.mark_vao.render(mgl.TRIANGLE_STRIP)
+        gl.depth_func = ">"  # the blend at depth 0.5 passes where the flag is 0 (an edge) only
         self.fxaa_prog["u_frame"].value = 0
-        self.fxaa_vao.render(self._mgl.TRIANGLE_STRIP)
+        self.fxaa_vao.render(mgl.TRIANGLE_STRIP)
+        gl.depth_func = "<"
+        gl.disable(mgl.DEPTH_TEST)
         gl.scissor = None
 
     def render(self, width: int, height: int, state: ViewState, t: float = 0.0,
@@ -414,9 +430,9 @@ class SceneRenderer:
                     if a is not None:
                         a.release()
                 f.release()
-        for obj in (*[v for _, v in self.vaos], self.quad_vao, self.fxaa_vao, self.points_vao, self.static,
-                    self.dynamic, *self.indices, self.quad, self.points, self.texture, self.photo, self.mesh_prog,
-                    self.masked_prog, self.quad_prog, self.point_prog, self.fxaa_prog):
+        for obj in (*[v for _, v in self.vaos], self.quad_vao, self.fxaa_vao, self.mark_vao, self.points_vao,
+                    self.static, self.dynamic, *self.indices, self.quad, self.points, self.texture, self.photo,
+                    self.mesh_prog, self.masked_prog, self.quad_prog, self.point_prog, self.fxaa_prog, self.mark_prog):
             if obj is not None:
                 obj.release()
 

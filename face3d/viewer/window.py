@@ -60,7 +60,8 @@ class Viewer:
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
         glfw.window_hint(glfw.VISIBLE, visible)
-        glfw.window_hint(glfw.SAMPLES, 0)  # anti-aliasing happens in our own multisampled framebuffer
+        glfw.window_hint(glfw.SAMPLES, 0)  # anti-aliasing happens in our own framebuffers
+        glfw.window_hint(glfw.DEPTH_BITS, 24)  # FXAA flags its edge pixels in the window's depth buffer
         self.window = glfw.create_window(size[0], size[1], title or f"face3d view: {scene.path.name}", None, None)
         if not self.window:
             glfw.terminate()
