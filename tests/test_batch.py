@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, write_faceless_video
 
 from face3d import batch
 from face3d.formats.atomic import TMP_PREFIX, atomic_dir
@@ -238,23 +238,6 @@ def test_ray_cluster_same_outputs_with_a_worker_killed(cluster, shared, tmp_path
 
 # ---------------------------------------------------------------------------------------------- face3d track
 
-def _no_face_video(path: Path) -> None:
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=10)
-        s.width = s.height = 64
-        s.pix_fmt = "yuv420p"
-        for i in range(5):
-            fr = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 * i, np.uint8), format="rgb24")
-            fr.pts = i
-            for pkt in s.encode(fr):
-                c.mux(pkt)
-        for pkt in s.encode():
-            c.mux(pkt)
-
-
 @pytest.fixture(scope="module")
 def track_clips(tmp_path_factory, shared):
     """Two short real inputs (1 s of a clip with its sound; 20 frames of another as a folder of PNGs), a
@@ -280,7 +263,7 @@ def track_clips(tmp_path_factory, shared):
             break
         Image.fromarray(rgb).save(root / "frames" / f"{i:04d}.png")
     (root / "broken.mp4").write_text("not a video\n")
-    _no_face_video(root / "blank.mp4")
+    write_faceless_video(root / "blank.mp4")
     (root / "list.txt").write_text("talk.mp4\nframes\nbroken.mp4\nblank.mp4\n")
     return root
 

@@ -4,22 +4,10 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from PIL import Image
 
 from conftest import run_cli
-from face3d.names import ICT_NAMES
 
 FPS = 30
-
-
-@pytest.fixture(scope="module")
-def animated_glb(model, tmp_path_factory):
-    from face3d.formats.mesh import save_mesh
-    times = np.arange(2 * FPS + 1, dtype=np.float32) / FPS
-    weights = np.zeros((len(times), 53), np.float32)
-    weights[:, ICT_NAMES.index("jawOpen")] = 0.5 - 0.5 * np.cos(np.pi * times)
-    return save_mesh(tmp_path_factory.mktemp("anim") / "talk.glb", model.neutral.numpy(), model,
-                     animation=(times, weights))
 
 
 def _wav(path, seconds):

@@ -14,6 +14,8 @@ import pytest
 from face3d.track import (FILTER, MAX_GAP_S, axis_angle, fill_gaps, head_angles, matrix_to_quat, rodrigues, smooth,
                           solve_bounded)
 
+from conftest import write_faceless_video
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -190,17 +192,7 @@ def test_bad_input_one_line_exit_2_no_output(tmp_path, kind):
             for pkt in [*s.encode(f), *s.encode()]:
                 c.mux(pkt)
     else:
-        with av.open(str(path), "w") as c:
-            s = c.add_stream("libx264", rate=10)
-            s.width = s.height = 64
-            s.pix_fmt = "yuv420p"
-            for i in range(5):
-                fr = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 40 * i, np.uint8), format="rgb24")
-                fr.pts = i
-                for pkt in s.encode(fr):
-                    c.mux(pkt)
-            for pkt in s.encode():
-                c.mux(pkt)
+        write_faceless_video(path)
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "face3d", "track", str(path), "-o", str(out), "--no-overlay"],
                        capture_output=True, text=True, cwd=ROOT)

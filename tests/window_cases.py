@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
-from face3d.names import ICT_NAMES
 
 FPS = 30
 
@@ -41,17 +40,6 @@ def display():
         os.environ["DISPLAY"] = old
     proc.terminate()
     proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def animated_glb(model, tmp_path_factory):
-    """A face3d GLB whose jaw opens from 0 (t = 0) to 1 (t = 1 s) and closes again by 2 s."""
-    from face3d.formats.mesh import save_mesh
-    times = np.arange(2 * FPS + 1, dtype=np.float32) / FPS
-    weights = np.zeros((len(times), 53), np.float32)
-    weights[:, ICT_NAMES.index("jawOpen")] = 0.5 - 0.5 * np.cos(np.pi * times)
-    return save_mesh(tmp_path_factory.mktemp("anim") / "talk.glb", model.neutral.numpy(), model,
-                     animation=(times, weights))
 
 
 @pytest.fixture(scope="module")
