@@ -126,7 +126,7 @@ def antialias(color: torch.Tensor, rast: torch.Tensor, pos: torch.Tensor, tri: t
         t = torch.where(valid, t.clamp(0, 1), torch.full_like(t, 2.0))
         t, _ = t.min(1)                                           # the first silhouette edge crossed
         keep = torch.nonzero(t.detach() <= 1).squeeze(1)
-        t, front_pix, other_pix = t.index_select(0, keep), front_pix.index_select(0, keep), other_pix.index_select(0, keep)
+        t, front_pix, other_pix = (x.index_select(0, keep) for x in (t, front_pix, other_pix))
         c_f, c_o = flat_color.index_select(0, front_pix), flat_color.index_select(0, other_pix)
         # Edge before the midpoint: the front pixel is partly covered by what the other pixel sees;
         # past it, the front triangle spills into the other pixel.

@@ -3,8 +3,9 @@
 A moderngl standalone context over EGL: headless on Mesa's llvmpipe, or a GPU's EGL driver where one exists.
 GL calls go to whichever context is current on the thread, so every method makes this one current for its
 duration (several contexts in one process — the overlay's, refinement's, a render's — otherwise draw into
-each other's objects, or into nothing once another was released). It owns the GL objects that are worth keeping between calls: the shader program, one framebuffer per
-resolution, the index buffer of the last triangle list and the position buffer.
+each other's objects, or into nothing once another was released). It owns the GL objects that are worth
+keeping between calls: the shader program, one framebuffer per resolution, the index buffer of the last
+triangle list, the position buffer and the array the triangle ids are read into.
 """
 from __future__ import annotations
 

@@ -22,6 +22,8 @@ def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> to
     assert attr.dim() in (2, 3), "attr must be [B,V,C] or [V,C]"
     check_triangles(tri)
     b, h, w, _ = rast.shape
+    if attr.dim() == 3:
+        assert attr.shape[0] == b, "attr's batch must match rast's"
     covered, tid, values = interpolate_covered(attr, rast, tri)
     return scatter(values, covered, (b, h, w), tid)
 
@@ -29,8 +31,9 @@ def interpolate(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor) -> to
 def interpolate_covered(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``interpolate`` on the covered pixels only: ``(covered [N], tid [N], values [C,N])``, the flat pixel
-    indices into ``B*H*W`` (ascending, int64), their 0-based triangle ids (int32) and the interpolated attributes as planes
-    (one row per channel: gathers and arithmetic on contiguous rows are what is fast on CPU)."""
+    indices into ``B*H*W`` (ascending, int64), their 0-based triangle ids (int32) and the interpolated
+    attributes as planes (one row per channel: gathers and arithmetic on contiguous rows are what is fast on
+    CPU)."""
     b, h, w, _ = rast.shape
     flat = rast.reshape(-1, 4)
     known = recall(rast)

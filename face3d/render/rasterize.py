@@ -73,7 +73,8 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
         ctx.draw(w, h, ids[k], cull_backfaces)
     ids = torch.from_numpy(ids).view(-1)
     covered = torch.nonzero(ids > 0).squeeze(1)
-    tid = ids.index_select(0, covered).int() - 1
+    tid = (ids.index_select(0, covered).int() - 1).to(pos.device)
+    covered = covered.to(pos.device)
     rast = pos.new_zeros(b * h * w, 4)
     if len(covered):
         rast.index_copy_(0, covered, _covered_rast(pos, tri, covered, tid, h, w).T)
@@ -84,10 +85,10 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
 
 def _covered_rast(pos: torch.Tensor, tri: torch.Tensor, covered: torch.Tensor, tid: torch.Tensor, h: int,
                   w: int) -> torch.Tensor:
-    """``(u, v, z/w, id + 1)`` planes ``[4,N]`` of the ``covered`` pixels (flat indices into ``B*H*W``) on triangles
-    ``tid``: ``barycentrics`` and the perspective-correct depth, computed on coordinate planes (``[4,3,N]``,
-    one contiguous row per coordinate and corner), which is several times faster on CPU than ``[N,3,4]``
-    rows and reductions over their short axes."""
+    """``(u, v, z/w, id + 1)`` planes ``[4,N]`` of the ``covered`` pixels (flat indices into ``B*H*W``) on
+    triangles ``tid``: ``barycentrics`` and the perspective-correct depth, computed on coordinate planes
+    (``[4,3,N]``, one contiguous row per coordinate and corner), which is several times faster on CPU than
+    ``[N,3,4]`` rows and reductions over their short axes."""
     b, v = pos.shape[:2]
     rest = (covered % (h * w) if b > 1 else covered).int()       # int32 division: faster than int64
     row = rest // w

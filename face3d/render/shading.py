@@ -92,7 +92,8 @@ def sh_irradiance(normals: torch.Tensor, sh: torch.Tensor) -> torch.Tensor:
     for pix, k in parts:
         if len(pix):
             n = flat.index_select(0, pix)
-            out.index_copy_(0, pix, _irradiance(torch.stack([n[:, 0], n[:, 1], n[:, 2]]), weights[k], const[k]).T)
+            planes = torch.stack([n[:, 0], n[:, 1], n[:, 2]])
+            out.index_copy_(0, pix, _irradiance(planes, weights[k], const[k]).T)
     return out.view(b, hh, ww, -1)
 
 
