@@ -80,10 +80,10 @@ def corner_indices(tri: torch.Tensor, tid: torch.Tensor) -> torch.Tensor:
     """``[3,N]``: the corners of triangles ``tid [N]`` of ``tri`` (the pixels' triangles: rasterize gathers
     them once, and interpolate over the same ``tri`` and ids reuses them)."""
     known = _read(tid, "corners")
-    if known is not None and known[0] is tri:
-        return known[1]
+    if known is not None and known[0] is tri and known[1] == _version(tri):
+        return known[2]
     corners = tri_planes(tri).index_select(1, tid)
-    _note(tid, "corners", (tri, corners))
+    _note(tid, "corners", (tri, _version(tri), corners))
     return corners
 
 
