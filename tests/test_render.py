@@ -126,12 +126,14 @@ def test_antialias_gradient_moves_the_silhouette(ctx):
 
 
 def test_shading_functions(model):
-    n = torch.nn.functional.normalize(torch.randn(2, 5, 6, 3, dtype=torch.float64), dim=-1)
-    sh = torch.randn(2, 9, 3, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)  # seeded: an unseeded draw had no normal near the light ~5 % of runs
+    n = torch.nn.functional.normalize(torch.randn(2, 5, 6, 3, dtype=torch.float64, generator=g), dim=-1)
+    sh = torch.randn(2, 9, 3, dtype=torch.float64, generator=g)
     # The quadratic form in sh_irradiance is the SH expansion itself.
     assert torch.allclose(sh_irradiance(n, sh), torch.einsum("bhwk,bkc->bhwc", sh_basis(n), sh))
     # A directional light: ambient + diffuse * max(n.l, 0), to order-2 SH accuracy (< 0.1 here).
     light = torch.tensor([0.0, 0.6, 0.8], dtype=torch.float64)
+    n[0, 0, :3] = light  # normals facing the light, whatever the draw gave
     e = sh_irradiance(n, sh_directional(light, 0.3, 0.7, 1, torch.float64))[..., 0]
     exact = 0.3 + 0.7 * (n @ light).clamp_min(0)
     assert (e - exact).abs().max() < 0.1 and e[(n @ light) > 0.9].min() > 0.9
