@@ -50,7 +50,7 @@ def test_png_matches_the_differentiable_renderer(animated_glb, tmp_path):
     from face3d.viewer.draw import SceneRenderer, home_view, offscreen_context, scene_normals, studio_sh
     scene = read_scene(animated_glb)
     keep = (scene.colours[scene.triangles, 3] >= 0.5).all(1)  # the GL path discards masked triangles
-    scene.triangles = scene.triangles[keep]
+    scene.triangles, scene.two_sided = scene.triangles[keep], scene.two_sided[keep]
     state = home_view(scene, "three-quarter")
     state.specular = state.rim = 0.0
     gl = offscreen_context()
@@ -99,3 +99,47 @@ def test_bad_inputs_one_line_no_partial_file(animated_glb, tmp_path):
         assert words in done.stderr, (name, done.stderr)
         assert not out.exists(), name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.glb", "file.txt"]
+
+
+def test_back_face_culling_changes_no_picture(model, shared, tmp_path):
+    """The viewer skips closed surfaces' back faces only where no opening shows them (Scene.opening): from
+    every side, above and below (where the open neck shows its inside), on a turned head (whose neck
+    folds near the rim) the picture is the one drawn with every face, to a few pixels at grazing
+    silhouettes; and views from in front do cull."""
+    import copy
+    import math
+
+    from face3d.formats.mesh import save_mesh
+    from face3d.formats.scene import read_scene
+    from face3d.viewer.draw import SceneRenderer, home_view, offscreen_context
+
+    from face3d.pipeline import fit
+
+    identity = torch.from_numpy(fit(shared / "faces" / "astronaut.png", refine=False).identity)[None]
+    with torch.no_grad():
+        face = model.blend(identity, torch.zeros(1, 53))[0].numpy()
+    from face3d.curves import Curves
+
+    times = np.linspace(0, 1, 11, dtype=np.float32)
+    head = np.radians(np.stack([12 * times, -15 * times, 5 * times], 1))  # the head nods, turns and tilts
+    scene = read_scene(save_mesh(tmp_path / "face.glb", face, model,
+                                 animation=Curves(times, np.zeros((11, 53), np.float32), head=head)))
+    assert scene.opening is not None
+    every_face = copy.copy(scene)
+    every_face.opening = None
+    gl = offscreen_context()
+    culled, full = SceneRenderer(gl, scene), SceneRenderer(gl, every_face)
+    cull_views = 0
+    for yaw in range(0, 360, 30):
+        for pitch in (-60, -25, 0, 20, 45, 70):
+            state = home_view(scene)
+            state.yaw, state.pitch = math.radians(yaw), math.radians(pitch)
+            a = culled.render(200, 150, state, 1.0).astype(int)
+            b = full.render(200, 150, state, 1.0).astype(int)
+            assert (np.abs(a - b).max(-1) > 8).mean() < 1e-3, (yaw, pitch)
+            m = culled.matrices(200, 150, state)[0]
+            cull_views += float(scene.opening[:3] @ (-m[:3, :3].T @ m[:3, 3])) < scene.opening[3]
+    culled.release()
+    full.release()
+    gl.release()
+    assert 20 <= cull_views < 65  # the front and sides cull, the views into the neck do not

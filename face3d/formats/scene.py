@@ -37,7 +37,10 @@ class Scene:
     None; rotation [3] axis-angle rad / translation [3] cm: model -> camera space of the fit (or None);
     landmarks: int64 [L] vertex ids of the 68 iBUG points (ICT meshes only) or None; gloss: float32 [N] 0..1
     specular strength (eyes shine); motion: the skin's joint animation (head turns, gaze, a tracked head's
-    translation) or None; path: where it came from.
+    translation) or None; opening: float64 [4] plane (unit normal n, offset k) such that a camera with
+    ``n . x < k`` sees no triangle's back but the ``two_sided [F]`` ones (ICT meshes: the one opening is the
+    neck's, the eyelash cards are seen from both sides), so a renderer may cull back faces there; None:
+    never cull; path: where it came from.
     """
 
     positions: np.ndarray
@@ -59,6 +62,8 @@ class Scene:
     landmarks: np.ndarray | None = None
     gloss: np.ndarray | None = None
     motion: "Motion | None" = None
+    opening: np.ndarray | None = None
+    two_sided: np.ndarray | None = None
 
     def __post_init__(self):
         if self.weld is None:
@@ -608,6 +613,45 @@ def _read_fit_folder(folder: Path) -> Scene:
     return scene
 
 
+RIM_BAND_CM = 4.0  # triangles this close to the neck's open rim are drawn from both sides
+
+
+def _ict_openings(model, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(two-sided triangles bool [F], the neck opening's plane [4]) of an ICT scene (see ``Scene.opening``).
+    Every drawn surface but the eyelash cards is closed except for the open neck, whose rim is the boundary
+    loop through the lowest vertex. A ray can reach an inside (a back face) only by entering through that
+    hole from its outer side; from the inner side of the rim's plane (less the rim's own bulge and a
+    centimetre) no ray does."""
+    from ..materials import split_seams
+    from ..texture import region_mask
+
+    tris = split_seams(model)[2]
+    lash = region_mask(model, ("eyelashes_left", "eyelashes_right"))  # split_seams keeps the triangles' order
+    weld = weld_positions(positions)
+    f = weld[tris[~lash]]
+    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1)
+    unique, count = np.unique(edges, axis=0, return_counts=True)
+    boundary = unique[count == 1]
+    at = np.zeros((weld.max() + 1, 3), np.float64)
+    at[weld] = positions
+    rim = {int(boundary[np.argmin(at[boundary, 1].min(1))][0])}
+    grown = True
+    while grown:  # the boundary loop through the lowest vertex
+        new = set(boundary[np.isin(boundary, list(rim)).any(1)].reshape(-1).tolist()) - rim
+        grown = bool(new)
+        rim |= new
+    p = at[sorted(rim)]
+    centre = p.mean(0)
+    n = np.linalg.svd(p - centre)[2][2]
+    n = -n if n @ (positions.mean(0) - centre) > 0 else n  # pointing out of the body
+    bulge = np.abs((p - centre) @ n).max()
+    # Near the rim the open surface folds and a back face can show over the edge: two-sided there too.
+    from scipy.spatial import cKDTree
+
+    near = cKDTree(p).query(positions, distance_upper_bound=RIM_BAND_CM)[0] < RIM_BAND_CM
+    return lash | near[tris].any(1), np.array([*n, n @ centre - bulge - 1.0])
+
+
 def _ict_extras(scene: Scene) -> None:
     """On ICT-FaceKit meshes (face3d's own exports, or the raw topology): the 68 landmark vertices, glossy
     eyes, and the alpha mask that hides the eye overlay shells when the file has no vertex colours."""
@@ -632,6 +676,7 @@ def _ict_extras(scene: Scene) -> None:
         e0, e1 = model.regions[f"eyeball_{side}"][:2]
         gloss[(source >= e0) & (source < e1)] = 1.0
     scene.gloss = gloss
+    scene.two_sided, scene.opening = _ict_openings(model, scene.positions)
     if scene.colours is None:
         from ..materials import vertex_colours
         scene.colours = vertex_colours(model)[source]

@@ -194,15 +194,18 @@ class SceneRenderer:
         self.dynamic = gl.buffer(reserve=n * 24, dynamic=True)
         self._frame = np.empty((n, 6), np.float32)  # positions | normals, written to ``dynamic``
         shown = (colours[:, 3] >= 0.5)[scene.triangles]
+        closed = ~scene.two_sided if scene.opening is not None else np.zeros(len(scene.triangles), bool)
         self.vaos, self.indices = [], []
-        # the mesh's own triangle order is kept: it is coherent, and llvmpipe draws a depth-sorted one slower
-        for prog, tri in ((self.mesh_prog, scene.triangles[shown.all(1)]),
-                          (self.masked_prog, scene.triangles[shown.any(1) & ~shown.all(1)])):
+        # the mesh's own triangle order is kept: it is coherent, and llvmpipe draws a depth-sorted one slower;
+        # closed surfaces skip their back faces where no opening shows (Scene.opening)
+        for prog, tri, cullable in ((self.mesh_prog, scene.triangles[shown.all(1) & closed], True),
+                                    (self.mesh_prog, scene.triangles[shown.all(1) & ~closed], False),
+                                    (self.masked_prog, scene.triangles[shown.any(1) & ~shown.all(1)], False)):
             if not len(tri):
                 continue
             index = gl.buffer(np.ascontiguousarray(tri, np.uint32).tobytes())
             self.indices.append(index)
-            self.vaos.append((prog, gl.vertex_array(
+            self.vaos.append((prog, cullable, gl.vertex_array(
                 prog, [(self.dynamic, "3f 3f", "in_pos", "in_normal"),
                        (self.static, "2f 4f 1f", "in_uv", "in_colour", "in_gloss")],
                 index_buffer=index, index_element_size=4)))
@@ -285,7 +288,7 @@ class SceneRenderer:
         if textured:
             self.texture.use(0)
         model_t, proj_t = model.T.tobytes(), proj.T.tobytes()  # GLSL matrices are column-major
-        for p, _ in self.vaos:
+        for p, _, _ in self.vaos:
             p["u_model"].write(model_t)
             p["u_proj"].write(proj_t)
             p["u_textured"].value = textured
@@ -295,15 +298,22 @@ class SceneRenderer:
             p["u_mode"].value = 1 if state.normals else 0
         if state.wireframe:
             gl.polygon_offset = (1.0, 1.0)  # push the faces back so the lines over them win the depth test
-        for _, vao in self.vaos:
+        plane = self.scene.opening
+        cull = plane is not None and float(plane[:3] @ (-model[:3, :3].T @ model[:3, 3])) < plane[3]
+        # the offscreen projection's y points down the image, which mirrors the winding; a window flips it back
+        gl.front_face = "ccw" if self.flip else "cw"
+        for _, cullable, vao in self.vaos:
+            (gl.enable if cull and cullable else gl.disable)(mgl.CULL_FACE)
             vao.render(mgl.TRIANGLES)
         gl.polygon_offset = (0.0, 0.0)
         if state.wireframe:
             gl.wireframe = True
-            for p, vao in self.vaos:
+            for p, cullable, vao in self.vaos:
+                (gl.enable if cull and cullable else gl.disable)(mgl.CULL_FACE)
                 p["u_mode"].value, p["u_flat"].value = 2, (0.10, 0.12, 0.16)
                 vao.render(mgl.TRIANGLES)
             gl.wireframe = False
+        gl.disable(mgl.CULL_FACE)
         if state.landmarks and self.scene.landmarks is not None:
             self.points.write(self.vertices[self.scene.landmarks].astype(np.float32).tobytes())
             gl.disable(mgl.DEPTH_TEST)
@@ -430,7 +440,7 @@ class SceneRenderer:
                     if a is not None:
                         a.release()
                 f.release()
-        for obj in (*[v for _, v in self.vaos], self.quad_vao, self.fxaa_vao, self.mark_vao, self.points_vao,
+        for obj in (*[v for _, _, v in self.vaos], self.quad_vao, self.fxaa_vao, self.mark_vao, self.points_vao,
                     self.static, self.dynamic, *self.indices, self.quad, self.points, self.texture, self.photo,
                     self.mesh_prog, self.masked_prog, self.quad_prog, self.point_prog, self.fxaa_prog, self.mark_prog):
             if obj is not None:
