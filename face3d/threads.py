@@ -1,4 +1,4 @@
-"""Torch thread control for small-tensor work."""
+"""Torch and BLAS thread control for small-tensor work."""
 from __future__ import annotations
 
 import contextlib
@@ -32,3 +32,14 @@ def one_thread():
             _DEPTH -= 1
             if _DEPTH == 0:
                 torch.set_num_threads(_SAVED)
+
+
+def one_blas_thread():
+    """numpy's BLAS on one thread (a context manager): the solvers' and the viewer's matrices are small, and
+    OpenBLAS's threads on a busy 2-core machine cost 50x the work (1.4 ms -> 100 ms for one normal-equation
+    product, measured; 8-14 ms a frame for the viewer's skinning)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a transitive dependency (scikit-learn via librosa)
+        return contextlib.nullcontext()
+    return threadpool_limits(1)

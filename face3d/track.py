@@ -482,7 +482,7 @@ def fit_track(dets: list, times: np.ndarray, camera: Camera, corr, progress: boo
     import torch
 
     from .fit import fit_detection
-    from .threads import one_thread
+    from .threads import one_blas_thread, one_thread
 
     found = np.array([d is not None for d in dets])
     keys = keyframes(dets, times)
@@ -742,18 +742,6 @@ def camera_unavailable(index: int) -> str | None:
     if dev.exists():
         return None
     return f"no camera {index} ({dev} not found); give a video file or a folder of frames instead"
-
-
-def one_blas_thread():
-    """numpy's BLAS on one thread: the solver's matrices are small, and OpenBLAS's threads on a busy
-    2-core machine cost 50x the work (1.4 ms -> 100 ms for one normal-equation product, measured)."""
-    import contextlib
-
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a transitive dependency (scikit-learn via librosa)
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
 
 
 def _say(line: str) -> None:

@@ -188,10 +188,20 @@ class Motion:
         """float32 [N,3] cm: ``vertices [N,3]`` (cm, rest pose) moved by the joints at ``t`` s (linear blend)."""
         d = self.deltas(t)
         d[:, :3, 3] *= 100.0  # metres -> cm
-        # einsum, not @: [N,J] @ [J,12] goes to a threaded BLAS whose threads, woken for a few microseconds'
-        # work per frame, cost 8-14 ms against llvmpipe's on a busy 2-core machine (einsum: ~1 ms, steady)
-        per = np.einsum("nj,jk->nk", self.skin, d[:, :3].reshape(len(d), 12).astype(np.float32)).reshape(-1, 3, 4)
-        return (np.einsum("nij,nj->ni", per[:, :, :3], vertices) + per[:, :, 3]).astype(np.float32)
+        d = d.astype(np.float32)
+        if self.__dict__.get("_groups") is None:  # nearly every vertex follows one joint alone
+            one = (self.skin > 0).sum(1) == 1
+            main = int(np.argmax((self.skin[one] > 0).sum(0)))
+            self._groups = (main, [(j, np.flatnonzero(one & (self.skin[:, j] > 0))) for j in range(len(d)) if j != main],
+                            np.flatnonzero(~one))
+        main, others, blended = self._groups
+        out = vertices @ d[main, :3, :3].T + d[main, :3, 3]  # every vertex by the main joint, then the rest
+        for j, idx in others:
+            out[idx] = vertices[idx] @ d[j, :3, :3].T + d[j, :3, 3]
+        if len(blended):
+            per = np.einsum("nj,jk->nk", self.skin[blended], d[:, :3].reshape(len(d), 12)).reshape(-1, 3, 4)
+            out[blended] = np.einsum("nij,nj->ni", per[:, :, :3], vertices[blended]) + per[:, :, 3]
+        return out.astype(np.float32, copy=False)
 
 
 def _sample(times: np.ndarray, values: np.ndarray, t: float, interp: str, rotation: bool) -> np.ndarray:

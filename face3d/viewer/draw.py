@@ -15,6 +15,7 @@ import numpy as np
 
 from ..formats.scene import Scene
 from ..resources import read_shader
+from ..threads import one_blas_thread
 
 KEY = (-0.45, 0.55, 0.70)   # towards the key light, camera space: upper left, in front
 FILL = (0.75, 0.05, 0.55)   # a weaker fill from the right
@@ -173,6 +174,9 @@ class SceneRenderer:
         import moderngl
 
         self.gl, self.scene, self.flip, self._mgl = gl, scene, flip, moderngl
+        # A frame's numpy work (morphs, skinning, normals) is small: BLAS threads woken for it would fight
+        # llvmpipe's for the cores. One BLAS thread while this renderer lives (restored by release).
+        self._blas = one_blas_thread()
         vert = read_shader("view_mesh.vert")
         self.mesh_prog = gl.program(vertex_shader=vert, fragment_shader=mesh_program_source(False))
         self.masked_prog = gl.program(vertex_shader=vert, fragment_shader=mesh_program_source(True))
@@ -216,7 +220,7 @@ class SceneRenderer:
         self.points = gl.buffer(reserve=max(len(scene.landmarks) if scene.landmarks is not None else 1, 1) * 12,
                                 dynamic=True)
         self.points_vao = gl.vertex_array(self.point_prog, [(self.points, "3f", "in_pos")])
-        self.texture = self._texture(scene.texture, mipmaps=True) if scene.texture is not None else None
+        self.texture = self._texture(scene.texture, mipmaps=True, srgb=True) if scene.texture is not None else None
         self.photo = self._texture(scene.photo) if scene.photo is not None else None
         for prog in (self.mesh_prog, self.masked_prog):
             prog["u_sh"].write(studio_sh().tobytes())
@@ -228,9 +232,10 @@ class SceneRenderer:
         self._matrices: tuple = (None, None)
         self._box, self._photo_drawn, self._background = None, False, BACKGROUND
 
-    def _texture(self, image: np.ndarray, mipmaps: bool = False):
+    def _texture(self, image: np.ndarray, mipmaps: bool = False, srgb: bool = False):
         rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], 2) if image.shape[2] == 3 else image
-        tex = self.gl.texture((image.shape[1], image.shape[0]), 4, np.ascontiguousarray(rgba).tobytes())
+        tex = self.gl.texture((image.shape[1], image.shape[0]), 4, np.ascontiguousarray(rgba).tobytes(),
+                              internal_format=0x8C43 if srgb else None)  # GL_SRGB8_ALPHA8: sampled as linear
         if mipmaps:
             tex.build_mipmaps()
             tex.filter = (self._mgl.LINEAR_MIPMAP_LINEAR, self._mgl.LINEAR)
@@ -434,6 +439,7 @@ class SceneRenderer:
         return img[::-1].copy() if self.flip else img.copy()
 
     def release(self) -> None:
+        getattr(self._blas, "restore_original_limits", lambda: None)()
         for ms, res in self._fbos.values():
             for f in (ms, res):
                 for a in (*f.color_attachments, f.depth_attachment):
