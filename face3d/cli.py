@@ -276,9 +276,6 @@ def _window_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-_HTML_HINT = "or `face3d view PATH --html OUT.html` (a page for any browser)"
-
-
 def _cmd_view(args) -> int:
     if args.html is not None:
         if args.screenshot is not None:
@@ -289,15 +286,9 @@ def _cmd_view(args) -> int:
         print(write_html(args.path, args.html, audio=args.audio, view=args.view, overwrite=args.overwrite))
         return 0
     size = _window_size(args.size)
-    from .viewer.window import NO_DISPLAY_HINT, NoDisplay, view
-    try:
-        out = view(args.path, audio=args.audio, screenshot=args.screenshot, time_s=args.time, size=size,
-                   photo=args.photo, view_name=args.view, say=lambda line: print(line, file=sys.stderr, flush=True))
-    except NoDisplay as e:  # name both ways to see the face without a window
-        if "--html" in str(e) or NO_DISPLAY_HINT not in str(e):
-            raise
-        both = f"{NO_DISPLAY_HINT.removesuffix(' instead')} {_HTML_HINT}"
-        raise NoDisplay(str(e).replace(NO_DISPLAY_HINT, both)) from None
+    from .viewer.window import view
+    out = view(args.path, audio=args.audio, screenshot=args.screenshot, time_s=args.time, size=size,
+               photo=args.photo, view_name=args.view, say=lambda line: print(line, file=sys.stderr, flush=True))
     if out is not None:
         print(out)
     return 0

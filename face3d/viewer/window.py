@@ -17,9 +17,9 @@ import numpy as np
 from ..errors import Face3DError
 from ..formats.scene import Scene
 from .clock import AudioOutput, PlaybackClock
-from .draw import VIEWS, SceneRenderer, ViewState, home_view
+from .draw import SceneRenderer, ViewState, home_view
 
-from .keys import HELP, KEYS  # noqa: E402,F401  (also read by `face3d view --help`, which must stay light)
+from .keys import KEYS  # noqa: E402
 
 
 class NoDisplay(Face3DError):
@@ -28,7 +28,8 @@ class NoDisplay(Face3DError):
     exit_code = 2
 
 
-NO_DISPLAY_HINT = "use `face3d render PATH -o OUT.png|OUT.mp4` (offscreen) instead"
+NO_DISPLAY_HINT = ("use `face3d render PATH -o OUT.png|OUT.mp4` (offscreen) or `face3d view PATH --html OUT.html` "
+                   "(a page for any browser) instead")
 
 
 def _glfw():
