@@ -8,8 +8,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 FOCAL_35MM_RANGE = (8.0, 1200.0)  # mm; EXIF values outside are ignored
 DEFAULT_FOCAL = 1.2  # focal length in units of the longer image side (~45 deg field of view) without EXIF
@@ -35,9 +39,23 @@ class Camera:
     def to_dict(self) -> dict:
         return {"focal_px": self.focal, "cx": self.cx, "cy": self.cy}
 
+    def clip_matrix(self, near: float, far: float) -> np.ndarray:
+        """float64 ``[4,4]``: camera space (homogeneous column vectors) -> clip space, in
+        ``face3d.render.rasterize``'s pixel convention (NDC ``x = (2 px + 1) / W - 1``, y down the image,
+        so a point's pixel is the one ``project`` gives it). Depth maps ``-near -> -1``, ``-far -> +1``."""
+        w, h, f = self.width, self.height, self.focal
+        return np.array([
+            [2 * f / w, 0.0, -((2 * self.cx + 1) / w - 1), 0.0],
+            [0.0, -2 * f / h, -((2 * self.cy + 1) / h - 1), 0.0],
+            [0.0, 0.0, -(far + near) / (far - near), -2 * far * near / (far - near)],
+            [0.0, 0.0, -1.0, 0.0],
+        ])
+
 
 def project(points: torch.Tensor, camera: Camera) -> torch.Tensor:
     """``points [P, 3]`` camera space (cm, z < 0) -> pixels [P, 2]."""
+    import torch  # here, not at the top: the viewer uses Camera without torch (it opens in well under 2 s)
+
     z = (-points[:, 2]).clamp_min(1e-6)
     return torch.stack([camera.cx + camera.focal * points[:, 0] / z,
                         camera.cy - camera.focal * points[:, 1] / z], 1)
@@ -45,6 +63,7 @@ def project(points: torch.Tensor, camera: Camera) -> torch.Tensor:
 
 def project_jacobian(points: torch.Tensor, camera: Camera) -> torch.Tensor:
     """d pixels / d camera-space point: ``points [P, 3]`` -> [P, 2, 3]."""
+    import torch
     x, y, z = points.unbind(1)
     zi = 1.0 / (-z).clamp_min(1e-6)
     f = camera.focal

@@ -234,7 +234,6 @@ def procedural(model, texels: AtlasTexels, iris: np.ndarray | None = None) -> tu
 @functools.lru_cache(maxsize=4)
 def _procedural(model, texels: AtlasTexels):
     """``procedural`` is ``base [M, 3] + gain [M, 1] * iris``: both depend on the mesh only (cached)."""
-    iris = np.ones(3)
     gain = None
     code = REGION_NAMES.index
     sel = np.flatnonzero(~np.isin(texels.region, [code(n) for n in SKIN]))

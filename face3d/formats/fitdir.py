@@ -147,7 +147,7 @@ def read_fit(folder: str | Path):
         raise BadInput(f"{folder}: params.json or landmarks.json is incomplete ({type(e).__name__})") from None
     if not (np.isfinite(expression).all() and (expression >= 0).all() and (expression <= 1).all()):
         raise BadInput(f"{folder / 'params.json'}: expression weights must lie in [0, 1]")
-    result = FitResult(identity, expression, rotation, translation, camera, ibug68, mp)
+    result = FitResult(identity, expression, rotation, translation, camera, ibug68, mp, **extra)
     lighting = read_lighting(folder)
     if lighting is not None and (folder / "albedo.png").is_file():
         from PIL import Image

@@ -159,8 +159,6 @@ class Motion:
     channels: list
 
     def _local(self, node: int, t: float) -> np.ndarray:
-        from scipy.spatial.transform import Rotation
-
         r = self.rest[node]
         if isinstance(r, np.ndarray):
             return r  # a node with a matrix cannot be animated (glTF)
@@ -169,7 +167,7 @@ class Motion:
             if n == node:
                 trs[path] = _sample(times, values, t, interp, path == "rotation")
         m = np.diag([*trs["scale"], 1.0])
-        m[:3, :3] = Rotation.from_quat(trs["rotation"]).as_matrix() @ m[:3, :3]
+        m[:3, :3] = quat_matrix(trs["rotation"]) @ m[:3, :3]
         m[:3, 3] = trs["translation"]
         return m
 
@@ -202,6 +200,14 @@ class Motion:
             per = np.einsum("nj,jk->nk", self.skin[blended], d[:, :3].reshape(len(d), 12)).reshape(-1, 3, 4)
             out[blended] = np.einsum("nij,nj->ni", per[:, :, :3], vertices[blended]) + per[:, :, 3]
         return out.astype(np.float32, copy=False)
+
+
+def quat_matrix(q) -> np.ndarray:
+    """float64 [3,3] rotation of a quaternion [4] in glTF's (x, y, z, w) order (normalised here)."""
+    x, y, z, w = np.asarray(q, np.float64) / max(float(np.linalg.norm(q)), 1e-12)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 def _sample(times: np.ndarray, values: np.ndarray, t: float, interp: str, rotation: bool) -> np.ndarray:
@@ -455,13 +461,12 @@ def _merge(parts: list[dict]):
 def _node_matrix(node) -> np.ndarray:
     if node.matrix:
         return np.asarray(node.matrix, np.float64).reshape(4, 4).T  # glTF matrices are column-major
-    from scipy.spatial.transform import Rotation
     m = np.eye(4)
     if node.scale:
         m = np.diag([*node.scale, 1.0]) @ m
     if node.rotation:
         r = np.eye(4)
-        r[:3, :3] = Rotation.from_quat(node.rotation).as_matrix()  # glTF quaternions are x, y, z, w
+        r[:3, :3] = quat_matrix(node.rotation)
         m = r @ m
     if node.translation:
         t = np.eye(4)
@@ -624,21 +629,59 @@ def _read_fit_folder(folder: Path) -> Scene:
 
 
 RIM_BAND_CM = 4.0  # triangles this close to the neck's open rim are drawn from both sides
+TOPOLOGY_FILE, TOPOLOGY_FORMAT = "ict_view.npz", 1  # in face3d.assets.home(), beside the model cache
 
 
-def _ict_openings(model, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ict_topology() -> dict[str, np.ndarray] | None:
+    """What ``_ict_extras`` needs of the installed ICT model, read without importing torch (the viewer must
+    open in well under 2 s): built once from the model into ``ict_view.npz`` and rebuilt when the model
+    cache changes. None without an installed model."""
+    from ..assets import home, model_path
+    from .atomic import atomic_file
+
+    try:
+        st = model_path().stat()
+    except OSError:
+        return None
+    key = np.array(f"{TOPOLOGY_FORMAT}-{st.st_size}-{st.st_mtime_ns}")
+    path = home() / TOPOLOGY_FILE
+    try:
+        with np.load(path) as z:
+            if str(z["key"]) == str(key):
+                return {k: z[k] for k in z.files}
+    except Exception:  # noqa: BLE001 - missing, damaged or stale: rebuilt below
+        pass
+    try:
+        from ..materials import split_seams, vertex_colours
+        from ..model import load_model
+        from ..texture import region_mask
+
+        model = load_model()
+    except Exception:  # noqa: BLE001 - no usable model: a foreign mesh is still viewable, without extras
+        return None
+    source, _, tris = split_seams(model)
+    eyes = np.zeros(model.n_vertices, bool)
+    for side in ("left", "right"):
+        e0, e1 = model.regions[f"eyeball_{side}"][:2]
+        eyes[e0:e1] = True
+    arrays = dict(key=key, source=source, triangles=tris, landmarks68=model.landmarks68.astype(np.int64), eyes=eyes,
+                  lashes=region_mask(model, ("eyelashes_left", "eyelashes_right")), colours=vertex_colours(model))
+    try:
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    except OSError:  # a read-only home: build it again next time
+        pass
+    return arrays
+
+
+def _ict_openings(triangles: np.ndarray, lashes: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(two-sided triangles bool [F], the neck opening's plane [4]) of an ICT scene (see ``Scene.opening``).
-    Every drawn surface but the eyelash cards is closed except for the open neck, whose rim is the boundary
-    loop through the lowest vertex. A ray can reach an inside (a back face) only by entering through that
-    hole from its outer side; from the inner side of the rim's plane (less the rim's own bulge and a
-    centimetre) no ray does."""
-    from ..materials import split_seams
-    from ..texture import region_mask
-
-    tris = split_seams(model)[2]
-    lash = region_mask(model, ("eyelashes_left", "eyelashes_right"))  # split_seams keeps the triangles' order
+    Every drawn surface but the eyelash cards (``lashes [F]``) is closed except for the open neck, whose rim
+    is the boundary loop through the lowest vertex. A ray can reach an inside (a back face) only by entering
+    through that hole from its outer side; from the inner side of the rim's plane (less the rim's own bulge
+    and a centimetre) no ray does."""
     weld = weld_positions(positions)
-    f = weld[tris[~lash]]
+    f = weld[triangles[~lashes]]
     edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1)
     unique, count = np.unique(edges, axis=0, return_counts=True)
     boundary = unique[count == 1]
@@ -656,39 +699,30 @@ def _ict_openings(model, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     n = -n if n @ (positions.mean(0) - centre) > 0 else n  # pointing out of the body
     bulge = np.abs((p - centre) @ n).max()
     # Near the rim the open surface folds and a back face can show over the edge: two-sided there too.
-    from scipy.spatial import cKDTree
-
-    near = cKDTree(p).query(positions, distance_upper_bound=RIM_BAND_CM)[0] < RIM_BAND_CM
-    return lash | near[tris].any(1), np.array([*n, n @ centre - bulge - 1.0])
+    near = ((positions[:, None, :] - p[None].astype(np.float32)) ** 2).sum(-1).min(1) < RIM_BAND_CM ** 2
+    return lashes | near[triangles].any(1), np.array([*n, n @ centre - bulge - 1.0])
 
 
 def _ict_extras(scene: Scene) -> None:
     """On ICT-FaceKit meshes (face3d's own exports, or the raw topology): the 68 landmark vertices, glossy
-    eyes, and the alpha mask that hides the eye overlay shells when the file has no vertex colours."""
-    try:
-        from ..model import load_model
-        model = load_model()
-    except Exception:  # no model installed: a foreign mesh is still viewable, without these extras
+    eyes, the alpha mask that hides the eye overlay shells when the file has no vertex colours, and (face3d's
+    exports) where back faces may be culled."""
+    topo = ict_topology()
+    if topo is None:
         return
-    n = len(scene.positions)
-    if n == model.n_vertices:
-        source = np.arange(n)
-    else:
-        from ..materials import split_seams
-        source, _, tris = split_seams(model)
-        if len(source) != n or len(tris) != len(scene.triangles) or not np.array_equal(tris, scene.triangles):
-            return
-    first = np.full(model.n_vertices, -1, np.int64)
+    n, n_model = len(scene.positions), len(topo["eyes"])
+    split = len(topo["source"]) == n and len(topo["triangles"]) == len(scene.triangles) and \
+        np.array_equal(topo["triangles"], scene.triangles)
+    if n != n_model and not split:
+        return
+    source = topo["source"] if split else np.arange(n)
+    first = np.full(n_model, -1, np.int64)
     first[source[::-1]] = np.arange(n)[::-1]  # the first scene vertex of every model vertex
-    scene.landmarks = first[model.landmarks68.astype(np.int64)]
-    gloss = np.zeros(n, np.float32)
-    for side in ("left", "right"):
-        e0, e1 = model.regions[f"eyeball_{side}"][:2]
-        gloss[(source >= e0) & (source < e1)] = 1.0
-    scene.gloss = gloss
-    scene.two_sided, scene.opening = _ict_openings(model, scene.positions)
+    scene.landmarks = first[topo["landmarks68"]]
+    scene.gloss = topo["eyes"][source].astype(np.float32)
+    if split:
+        scene.two_sided, scene.opening = _ict_openings(scene.triangles, topo["lashes"], scene.positions)
     if scene.colours is None:
-        from ..materials import vertex_colours
-        scene.colours = vertex_colours(model)[source]
+        scene.colours = topo["colours"][source].copy()
         if scene.texture is not None:
             scene.colours[:, :3] = 1.0

@@ -20,15 +20,9 @@ def near_far(vertices: torch.Tensor, margin: float = 0.25) -> tuple[float, float
 
 
 def clip_matrix(camera: Camera, near: float, far: float, dtype=torch.float32) -> torch.Tensor:
-    """``[4,4]``: camera space (homogeneous column vectors) -> clip space. Depth maps ``-near -> -1``,
-    ``-far -> +1`` in NDC, as OpenGL's perspective matrix."""
-    w, h, f = camera.width, camera.height, camera.focal
-    return torch.tensor([
-        [2 * f / w, 0.0, -((2 * camera.cx + 1) / w - 1), 0.0],
-        [0.0, -2 * f / h, -((2 * camera.cy + 1) / h - 1), 0.0],
-        [0.0, 0.0, -(far + near) / (far - near), -2 * far * near / (far - near)],
-        [0.0, 0.0, -1.0, 0.0],
-    ], dtype=dtype)
+    """``[4,4]``: camera space (homogeneous column vectors) -> clip space (``Camera.clip_matrix``). Depth maps
+    ``-near -> -1``, ``-far -> +1`` in NDC, as OpenGL's perspective matrix."""
+    return torch.as_tensor(camera.clip_matrix(near, far), dtype=dtype)
 
 
 def to_clip(vertices: torch.Tensor, camera: Camera, near: float | None = None,

@@ -7,21 +7,12 @@ convolved with the clamped cosine, divided by pi) at a surface with unit normal 
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .covered import recall, tri_planes
 from .interpolate import interpolate_covered, scatter
 
-# Real SH normalisation constants, bands 0-2.
-_C0 = 0.5 / math.sqrt(math.pi)
-_C1 = math.sqrt(3 / (4 * math.pi))
-_C2 = 0.5 * math.sqrt(15 / math.pi)
-_C20 = 0.25 * math.sqrt(5 / math.pi)
-_C22 = 0.25 * math.sqrt(15 / math.pi)
-# Clamped-cosine convolution per band (Ramamoorthi & Hanrahan 2001), divided by pi.
-_BAND = (1.0, 2.0 / 3.0, 1.0 / 4.0)
+from ..lighting import BAND as _BAND, C0 as _C0, C1 as _C1, C2 as _C2, C20 as _C20, C22 as _C22, directional
 
 
 def face_normals(vertices: torch.Tensor, tri: torch.Tensor) -> torch.Tensor:
@@ -118,16 +109,10 @@ def sh_directional(direction, ambient: float = 0.3, diffuse: float = 0.7, channe
                    dtype=torch.float32) -> torch.Tensor:
     """``[9,C]`` SH coefficients of a uniform ``ambient`` plus a distant light of strength ``diffuse``
     towards unit vector ``direction [3]`` (pointing from the surface to the light): irradiance
-    ``~ ambient + diffuse * max(n . direction, 0)``."""
-    d = torch.as_tensor(direction, dtype=dtype)
-    d = d / d.norm()
-    # A distant light's SH projection is Y_k(d); the band factors in sh_basis do the cosine convolution,
-    # and pi undoes its normalisation.
-    ylm = torch.stack([torch.tensor(_C0, dtype=dtype), _C1 * d[1], _C1 * d[2], _C1 * d[0], _C2 * d[0] * d[1],
-                       _C2 * d[1] * d[2], _C20 * (3 * d[2] ** 2 - 1), _C2 * d[0] * d[2], _C22 * (d[0] ** 2 - d[1] ** 2)])
-    coeffs = diffuse * math.pi * ylm
-    coeffs[0] = coeffs[0] + ambient / _C0
-    return coeffs[:, None].expand(9, channels).contiguous()
+    ``~ ambient + diffuse * max(n . direction, 0)`` (``face3d.lighting.directional``)."""
+    if isinstance(direction, torch.Tensor):
+        direction = direction.detach().cpu().double().numpy()
+    return torch.as_tensor(directional(direction, ambient, diffuse, channels), dtype=dtype)
 
 
 def lambert(albedo: torch.Tensor, irradiance: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Drawing a ``Scene`` with moderngl: the one code path behind the window (``face3d view``) and the
 offscreen renders (``face3d render``). Works in any moderngl context (a window's, or EGL standalone).
 
-The camera is a ``face3d.camera.Camera`` turned into a clip matrix by ``face3d.render.camera.clip_matrix``
+The camera is a ``face3d.camera.Camera`` turned into a clip matrix by ``Camera.clip_matrix``
 (the rasteriser's convention: NDC y points down the image). Offscreen frames read back top row first with
 no flip; a window flips y once in the projection (``flip=True``). Lighting is second-order SH irradiance
 (``face3d.render.shading``) of a key, a fill and an ambient light, plus a highlight and a rim term.
@@ -26,10 +26,10 @@ VIEWS = {"front": (0.0, 0.0), "three-quarter": (math.radians(35), math.radians(-
 
 def studio_sh(ambient: float = 0.22, key: float = 0.80, fill: float = 0.30) -> np.ndarray:
     """float32 [9,3] SH irradiance of the viewer's studio lights (camera space, linear RGB, slightly warm)."""
-    from ..render.shading import sh_directional
+    from ..lighting import directional
 
-    sh = sh_directional(KEY, ambient, key) + sh_directional(FILL, 0.0, fill)
-    return (sh.numpy() * np.array([1.0, 0.97, 0.94], np.float32)).astype(np.float32)
+    sh = directional(KEY, ambient, key) + directional(FILL, 0.0, fill)
+    return (sh * np.array([1.0, 0.97, 0.94])).astype(np.float32)
 
 
 @dataclass
@@ -258,18 +258,14 @@ class SceneRenderer:
         """``(model [4,4], proj [4,4], photo_rect)`` float32 for a ``width`` x ``height`` frame."""
         key = (width, height, state.yaw, state.pitch, state.distance, np.asarray(state.target).tobytes(),
                state.fitted, self.flip)
-        if self._matrices[0] == key:  # the same view as the last frame: skip torch
+        if self._matrices[0] == key:  # the same view as the last frame
             return self._matrices[1]
-        import torch
-
-        from ..render.camera import clip_matrix
-
         camera, rect = window_camera(self.scene, width, height, state)
         model = fitted_matrix(self.scene) if rect is not None else orbit_matrix(state)
         centre, radius = self.scene.centre_radius()
         depth = -(model[:3, :3] @ centre + model[:3, 3])[2]
         near, far = max(depth - 2.5 * radius, 0.5), depth + 2.5 * radius
-        proj = clip_matrix(camera, near, far, torch.float64).numpy().astype(np.float32)
+        proj = camera.clip_matrix(near, far).astype(np.float32)
         if self.flip:
             proj[1] *= -1
         self._matrices = (key, (model, proj, rect))
