@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import BadInput, Face3DError
+from .threads import one_blas_thread, one_thread
 from .formats.atomic import (MARKER, atomic_file, check_output_dir, clean_stale, marker_kind, output_path,
                              write_marker)
 
@@ -98,7 +99,11 @@ def run_item(work: str, source: str, dest: str, overwrite: bool, options: dict) 
     t0 = time.perf_counter()
     record = {"input": source, "output": dest, "status": "done", "error": None, "exit_code": 0}
     try:
-        resolve(work)(source, dest, overwrite=overwrite, **options)
+        # One torch and one BLAS thread, whatever the process's settings: a sum split over threads rounds
+        # differently, and an item must come out byte for byte the same locally as on a Ray worker (whose
+        # OMP_NUM_THREADS is 1). Every stage's tensors are small enough that more threads gain nothing.
+        with one_thread(), one_blas_thread():
+            resolve(work)(source, dest, overwrite=overwrite, **options)
     except Face3DError as e:
         record.update(status="failed", error=str(e), exit_code=e.exit_code)
     except MemoryError:
@@ -135,7 +140,8 @@ def run(inputs: list[Path], work: str, root: str | os.PathLike, single: bool = F
             if state == "own" and not overwrite:
                 raise _exists(root)
         t0 = time.perf_counter()
-        resolve(work)(str(inputs[0]), str(root), overwrite=overwrite, **options)  # errors propagate
+        with one_thread(), one_blas_thread():  # as run_item
+            resolve(work)(str(inputs[0]), str(root), overwrite=overwrite, **options)  # errors propagate
         return [{"input": str(inputs[0]), "output": str(root), "status": "done", "error": None, "exit_code": 0,
                  "seconds": round(time.perf_counter() - t0, 3)}]
 

@@ -205,13 +205,10 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 def fit_item(image: str, folder: str, overwrite: bool = False, all_faces: bool = False, refine: bool = True,
              face: int = 0, box=None) -> str:
-    """One batch item: fit ``image`` and save its folder (the work function of ``face3d.batch``). On one torch
-    and one BLAS thread, whatever the process's settings: a sum split over threads rounds differently, and a
-    batch must write the same bytes locally as on a Ray worker (whose OMP_NUM_THREADS is 1); the small
-    tensors of fit and refine gain nothing from more threads on a busy machine anyway."""
-    with one_thread(), one_blas_thread():
-        return str(save_fit(fit(image, all_faces, refine=refine, face=face, box=box), folder, image=image,
-                            overwrite=overwrite))
+    """One batch item: fit ``image`` and save its folder (the work function of ``face3d.batch``, which runs it
+    on one torch and one BLAS thread)."""
+    return str(save_fit(fit(image, all_faces, refine=refine, face=face, box=box), folder, image=image,
+                        overwrite=overwrite))
 
 
 def save_same_person(results: list[FitResult], folder: str | os.PathLike, images: list, model=None,
@@ -240,7 +237,7 @@ def fit_images(inputs: list[str | os.PathLike], output: str | os.PathLike, all_f
 
     images = batch.expand_inputs(inputs, IMAGE_SUFFIXES)
     if same_person:  # one identity and albedo from all photos: one unit of work, not a batch
-        with one_thread(), one_blas_thread():  # as fit_item
+        with one_thread(), one_blas_thread():  # as face3d.batch runs every item
             results = fit([str(i) for i in images], refine=refine, same_person=True)
             folder = save_same_person(results, output, [str(i) for i in images], overwrite=overwrite)
         return [{"input": str(i), "output": str(Path(folder) / n), "status": "done"}
