@@ -106,32 +106,22 @@ def _atlas_key(model) -> str:
 
 
 def _load_atlas_data(model) -> AtlasData:
-    from .assets import home
-    from .formats.atomic import atomic_file
+    from .formats.modelcache import derived_cache
 
-    key = _atlas_key(model)
-    path = home() / ATLAS_CACHE
-    try:
-        with np.load(path) as z:
-            if str(z["key"]) == key:
-                t = tx.AtlasTexels(z["index"].astype(np.int64), z["triangle"].astype(np.int64), z["bary"],
-                                   z["region"].astype(np.int64), OBSERVE_STEP)
-                t.__dict__["nearest"] = z["nearest"].astype(np.int64)  # the cached_property, filled
-                return AtlasData(t, z["skin"].astype(np.int64), z["mirror"].astype(np.int64),
-                                 z["proc_index"].astype(np.int64), z["proc_base"], z["proc_gain"])
-    except Exception:  # noqa: BLE001 - missing, damaged or outdated: build it again
-        pass
-    data = _build_atlas_data(model)
-    t = data.texels
-    try:
-        with atomic_file(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, key=np.array(key), index=t.index.astype(np.int32), triangle=t.triangle.astype(np.int32),
-                     bary=t.bary, region=t.region.astype(np.int8), nearest=t.nearest.astype(np.int32),
-                     skin=data.skin.astype(np.int32), mirror=data.mirror.astype(np.int32),
-                     proc_index=data.proc_index.astype(np.int32), proc_base=data.proc_base, proc_gain=data.proc_gain)
-    except OSError:  # a read-only home: keep it in memory only
-        pass
-    return data
+    def build() -> dict[str, np.ndarray]:
+        data = _build_atlas_data(model)
+        t = data.texels
+        return dict(index=t.index.astype(np.int32), triangle=t.triangle.astype(np.int32), bary=t.bary,
+                    region=t.region.astype(np.int8), nearest=t.nearest.astype(np.int32),
+                    skin=data.skin.astype(np.int32), mirror=data.mirror.astype(np.int32),
+                    proc_index=data.proc_index.astype(np.int32), proc_base=data.proc_base, proc_gain=data.proc_gain)
+
+    z = derived_cache(ATLAS_CACHE, _atlas_key(model), build)
+    t = tx.AtlasTexels(z["index"].astype(np.int64), z["triangle"].astype(np.int64), z["bary"],
+                       z["region"].astype(np.int64), OBSERVE_STEP)
+    t.__dict__["nearest"] = z["nearest"].astype(np.int64)  # the cached_property, filled
+    return AtlasData(t, z["skin"].astype(np.int64), z["mirror"].astype(np.int64), z["proc_index"].astype(np.int64),
+                     z["proc_base"], z["proc_gain"])
 
 
 def _build_atlas_data(model) -> AtlasData:

@@ -45,3 +45,24 @@ def model_cache_is_current(path: Path) -> bool:
         return True
     except AssetMissing:
         return False
+
+
+def derived_cache(name: str, key: str, build) -> dict[str, np.ndarray]:
+    """Arrays derived from the installed model, kept in ``face3d.assets.home() / name``: read back when the
+    file was written for ``key``, else ``build()`` (a dict of arrays) and written atomically beside the
+    model cache (in a read-only home they stay in memory only)."""
+    from ..assets import home
+
+    path = home() / name
+    try:
+        with np.load(path) as z:
+            if str(z["key"]) == key:
+                return {k: z[k] for k in z.files if k != "key"}
+    except Exception:  # noqa: BLE001 - missing, damaged or outdated: build it again
+        pass
+    arrays = build()
+    try:
+        write_model_cache(path, {"key": np.array(key), **arrays})
+    except OSError:
+        pass
+    return arrays

@@ -144,19 +144,27 @@ class Scene:
 class Motion:
     """The joint animation of a skinned glTF mesh, applied on top of the rest pose the scene holds.
 
-    skin: float32 [N,J] skin weights (rows sum to 1); joints: [J] node ids; ibm: float64 [J,4,4] inverse bind
-    matrices; rest_inv: float64 [J,4,4] inverses of the joints' skinning matrices (world x ibm) at rest;
-    parent: node -> parent node; rest: per node its local (translation [3], rotation xyzw [4], scale [3])
-    or a fixed [4,4] matrix; channels: (node, "translation"|"rotation"|"scale", times float32 [T], values
-    [T,C], interpolation). glTF units are metres; the scene's are cm (translations are scaled by 100)."""
+    skin: float32 [N,J] skin weights (rows sum to 1); joints: [J] node ids; rest_inv: float64 [J,4,4] the
+    inverses of the joints' world matrices at rest (a joint's skinning matrix at t times the inverse of its
+    rest one is world_t x rest_inv: the inverse bind matrices cancel); parent: node -> parent node; rest: per
+    node its local (translation [3], rotation xyzw [4], scale [3]) or a fixed [4,4] matrix; channels: (node,
+    "translation"|"rotation"|"scale", times float32 [T], values [T,C], interpolation). glTF units are metres;
+    the scene's are cm (translations are scaled by 100)."""
 
     skin: np.ndarray
     joints: list
-    ibm: np.ndarray
     rest_inv: np.ndarray
     parent: dict
     rest: list
     channels: list
+
+    def __post_init__(self):
+        # nearly every vertex follows one joint alone: the main one moves all vertices, the others their own
+        one = (self.skin > 0).sum(1) == 1
+        self.main = int(np.argmax((self.skin[one] > 0).sum(0)))
+        self.others = [(j, np.flatnonzero(one & (self.skin[:, j] > 0))) for j in range(len(self.joints))
+                       if j != self.main]
+        self.blended = np.flatnonzero(~one)
 
     def _local(self, node: int, t: float) -> np.ndarray:
         r = self.rest[node]
@@ -180,25 +188,20 @@ class Motion:
                 cache[i] = (world(self.parent[i]) if i in self.parent else np.eye(4)) @ self._local(i, t)
             return cache[i]
 
-        return np.stack([world(j) @ self.ibm[k] @ self.rest_inv[k] for k, j in enumerate(self.joints)])
+        return np.stack([world(j) @ self.rest_inv[k] for k, j in enumerate(self.joints)])
 
     def apply(self, vertices: np.ndarray, t: float) -> np.ndarray:
         """float32 [N,3] cm: ``vertices [N,3]`` (cm, rest pose) moved by the joints at ``t`` s (linear blend)."""
         d = self.deltas(t)
         d[:, :3, 3] *= 100.0  # metres -> cm
         d = d.astype(np.float32)
-        if self.__dict__.get("_groups") is None:  # nearly every vertex follows one joint alone
-            one = (self.skin > 0).sum(1) == 1
-            main = int(np.argmax((self.skin[one] > 0).sum(0)))
-            self._groups = (main, [(j, np.flatnonzero(one & (self.skin[:, j] > 0))) for j in range(len(d)) if j != main],
-                            np.flatnonzero(~one))
-        main, others, blended = self._groups
-        out = vertices @ d[main, :3, :3].T + d[main, :3, 3]  # every vertex by the main joint, then the rest
-        for j, idx in others:
+        out = vertices @ d[self.main, :3, :3].T + d[self.main, :3, 3]
+        for j, idx in self.others:
             out[idx] = vertices[idx] @ d[j, :3, :3].T + d[j, :3, 3]
-        if len(blended):
-            per = np.einsum("nj,jk->nk", self.skin[blended], d[:, :3].reshape(len(d), 12)).reshape(-1, 3, 4)
-            out[blended] = np.einsum("nij,nj->ni", per[:, :, :3], vertices[blended]) + per[:, :, 3]
+        if len(self.blended):
+            b = self.blended
+            per = np.einsum("nj,jk->nk", self.skin[b], d[:, :3].reshape(len(d), 12)).reshape(-1, 3, 4)
+            out[b] = np.einsum("nij,nj->ni", per[:, :, :3], vertices[b]) + per[:, :, 3]
         return out.astype(np.float32, copy=False)
 
 
@@ -248,16 +251,14 @@ def _motion(g, blob_of, node_index: int, parts) -> Motion | None:
     rest = [np.asarray(n.matrix, np.float64).reshape(4, 4).T if n.matrix else
             (np.asarray(n.translation or [0, 0, 0], np.float64), np.asarray(n.rotation or [0, 0, 0, 1], np.float64),
              np.asarray(n.scale or [1, 1, 1], np.float64)) for n in g.nodes]
-    ibm = _accessor(g, blob_of, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1) \
-        if skin.inverseBindMatrices is not None else np.tile(np.eye(4), (len(skin.joints), 1, 1))
     worlds = _world_matrices(g)
-    rest_inv = np.linalg.inv(np.stack([worlds[j] @ ibm[k] for k, j in enumerate(skin.joints)]))
+    rest_inv = np.linalg.inv(np.stack([worlds[j] for j in skin.joints]))
     joints = np.concatenate([p["joints"] for p in parts]).astype(np.int64)
     w = np.concatenate([p["skin_weights"] for p in parts]).astype(np.float32)
     dense = np.zeros((len(joints), len(skin.joints)), np.float32)
     np.add.at(dense, (np.repeat(np.arange(len(joints)), joints.shape[1]), joints.reshape(-1)), w.reshape(-1))
     dense /= np.maximum(dense.sum(1, keepdims=True), 1e-12)
-    return Motion(dense, list(skin.joints), ibm, rest_inv, parent, rest, channels)
+    return Motion(dense, list(skin.joints), rest_inv, parent, rest, channels)
 
 
 def weld_positions(positions: np.ndarray) -> np.ndarray:
@@ -636,51 +637,37 @@ def ict_topology() -> dict[str, np.ndarray] | None:
     """What ``_ict_extras`` needs of the installed ICT model, read without importing torch (the viewer must
     open in well under 2 s): built once from the model into ``ict_view.npz`` and rebuilt when the model
     cache changes. None without an installed model."""
-    from ..assets import home, model_path
-    from .atomic import atomic_file
+    from ..assets import model_path
+    from .modelcache import derived_cache
 
-    try:
-        st = model_path().stat()
-    except OSError:
-        return None
-    key = np.array(f"{TOPOLOGY_FORMAT}-{st.st_size}-{st.st_mtime_ns}")
-    path = home() / TOPOLOGY_FILE
-    try:
-        with np.load(path) as z:
-            if str(z["key"]) == str(key):
-                return {k: z[k] for k in z.files}
-    except Exception:  # noqa: BLE001 - missing, damaged or stale: rebuilt below
-        pass
-    try:
+    def build() -> dict[str, np.ndarray]:
         from ..materials import split_seams, vertex_colours
         from ..model import load_model
         from ..texture import region_mask
 
         model = load_model()
+        source, _, tris = split_seams(model)
+        eyes = np.zeros(model.n_vertices, bool)
+        for side in ("left", "right"):
+            e0, e1 = model.regions[f"eyeball_{side}"][:2]
+            eyes[e0:e1] = True
+        return dict(source=source, triangles=tris, landmarks68=model.landmarks68.astype(np.int64), eyes=eyes,
+                    lashes=region_mask(model, ("eyelashes_left", "eyelashes_right")), colours=vertex_colours(model))
+
+    try:
+        st = model_path().stat()
+        return derived_cache(TOPOLOGY_FILE, f"{TOPOLOGY_FORMAT}-{st.st_size}-{st.st_mtime_ns}", build)
     except Exception:  # noqa: BLE001 - no usable model: a foreign mesh is still viewable, without extras
         return None
-    source, _, tris = split_seams(model)
-    eyes = np.zeros(model.n_vertices, bool)
-    for side in ("left", "right"):
-        e0, e1 = model.regions[f"eyeball_{side}"][:2]
-        eyes[e0:e1] = True
-    arrays = dict(key=key, source=source, triangles=tris, landmarks68=model.landmarks68.astype(np.int64), eyes=eyes,
-                  lashes=region_mask(model, ("eyelashes_left", "eyelashes_right")), colours=vertex_colours(model))
-    try:
-        with atomic_file(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-    except OSError:  # a read-only home: build it again next time
-        pass
-    return arrays
 
 
-def _ict_openings(triangles: np.ndarray, lashes: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ict_openings(triangles: np.ndarray, lashes: np.ndarray, positions: np.ndarray,
+                  weld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(two-sided triangles bool [F], the neck opening's plane [4]) of an ICT scene (see ``Scene.opening``).
     Every drawn surface but the eyelash cards (``lashes [F]``) is closed except for the open neck, whose rim
     is the boundary loop through the lowest vertex. A ray can reach an inside (a back face) only by entering
     through that hole from its outer side; from the inner side of the rim's plane (less the rim's own bulge
-    and a centimetre) no ray does."""
-    weld = weld_positions(positions)
+    and a centimetre) no ray does. ``weld [N]``: the scene's welded vertex ids."""
     f = weld[triangles[~lashes]]
     edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1)
     unique, count = np.unique(edges, axis=0, return_counts=True)
@@ -721,7 +708,7 @@ def _ict_extras(scene: Scene) -> None:
     scene.landmarks = first[topo["landmarks68"]]
     scene.gloss = topo["eyes"][source].astype(np.float32)
     if split:
-        scene.two_sided, scene.opening = _ict_openings(scene.triangles, topo["lashes"], scene.positions)
+        scene.two_sided, scene.opening = _ict_openings(scene.triangles, topo["lashes"], scene.positions, scene.weld)
     if scene.colours is None:
         scene.colours = topo["colours"][source].copy()
         if scene.texture is not None:
