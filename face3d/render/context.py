@@ -9,6 +9,8 @@ triangle list, the position buffer and the array the triangle ids are read into.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -77,14 +79,19 @@ class RenderContext:
         return self._readback
 
     def set_triangles(self, tri: torch.Tensor) -> None:
-        """Prepare to draw ``tri [F,3]``: its int32 index buffer is uploaded once per triangle list (same
-        storage, shape and version as last time means the same list)."""
-        key = (tri.data_ptr(), tuple(tri.shape), tri._version)
-        if key != self._tri_key:
+        """Prepare to draw ``tri [F,3]``: its int32 index buffer is uploaded once per triangle list (the very
+        tensor of last time, unchanged since, is the same list; a storage address is not: a freed tensor's
+        memory comes back to the next one, holding other triangles)."""
+        last = self._tri_key
+        try:
+            version = tri._version
+        except RuntimeError:  # an inference tensor keeps no version: always uploaded
+            version = None
+        if version is None or last is None or last[0]() is not tri or last[1] != version:
             assert tri.shape[0] < 2 ** 24, "triangle ids are read back as float32: at most 2^24 triangles"
             with self.gl:
                 self._index = self._upload(self._index, tri.detach().cpu().to(torch.int32).numpy())
-            self._tri_key = key
+            self._tri_key = None if version is None else (weakref.ref(tri), version)
 
     def set_positions(self, positions: torch.Tensor) -> None:
         """Upload the clip-space positions of the mesh's vertices: float32 ``[V,4]`` contiguous."""
