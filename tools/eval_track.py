@@ -126,7 +126,12 @@ def synthesize(path: Path, seconds: float = 6.0, fps: float = 30.0, size: tuple[
     w, h = size
     cam = Camera.for_image(w, h)
     # Without the eyelash cards: drawn opaque they close into a black band over a blinking eye.
-    keep = np.flatnonzero(tx.drawn_triangles(model) & ~tx.region_mask(model, ("eyelashes_left", "eyelashes_right")))
+    # The eyeballs' cornea bulge is drawn opaque (a viewer blends it, this renderer cannot): the iris painted
+    # on it is then what is seen, as through a real cornea (the recessed iris disc behind it has its own,
+    # nearly white UV island in the atlas, which read as an eye without an iris).
+    eyeballs = tx.region_mask(model, ("eyeball_left", "eyeball_right"))
+    keep = np.flatnonzero((tx.drawn_triangles(model) | eyeballs)
+                          & ~tx.region_mask(model, ("eyelashes_left", "eyelashes_right")))
     tri = torch.from_numpy(model.faces.numpy()[keep].astype(np.int32))
     uv_tri = torch.from_numpy(model.uv_faces[keep].astype(np.int32))
     uv = torch.from_numpy(tx.atlas_uvs(model))

@@ -118,8 +118,9 @@ class LiveTracker:
         self.last = t
         rot, trans, e = self.state
         e = np.clip(self.filters["expression"](e, t), 0, 1)
+        centre = self.filters["translation"](rot @ self.solver.centre + trans, t)  # the face's centre (track.FILTER)
         rot = rodrigues(self.filters["rotation"](axis_angle(rot), t))
-        self.pose = LivePose(e, rot, self.filters["translation"](trans, t))
+        self.pose = LivePose(e, rot, centre - rot @ self.solver.centre)
         return self.pose
 
     @property
