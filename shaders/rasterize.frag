@@ -1,9 +1,11 @@
 #version 330
-// The triangle id + 1 (its index in the draw; a float holds it exactly up to 2^24 triangles); 0, the clear
-// value, is background. rasterize derives the barycentrics and depth of each covered pixel in torch, so a
-// single float channel is all that is read back.
-out float tid;
+// rasterize's (u, v, z/w, triangle id + 1): GL's perspective-correct barycentrics of corners 0 and 1, the NDC
+// depth (from the window depth in the default range [0, 1]) and the id (a float holds it exactly up to 2^24
+// triangles). The clear value 0 is background.
+in vec2 uv;
+flat in float tri_id;
+out vec4 rast;
 
 void main() {
-    tid = float(gl_PrimitiveID + 1);
+    rast = vec4(uv, 2.0 * gl_FragCoord.z - 1.0, tri_id);
 }

@@ -5,7 +5,9 @@ planes. A cache, nothing more.
 off the mesh. Each remembers, for the tensor it returns, the flat indices of its covered pixels ``[N]``
 (int64, ascending, into ``B*H*W``) and their 0-based triangle ids ``[N]`` (int32). An op later handed that very
 tensor, unchanged since (same version counter), gathers those pixels instead of searching the image again,
-and ``sh_irradiance`` shades only them (the zero normal of every other pixel has one constant irradiance).
+and ``sh_irradiance`` shades only them (the zero normal of every other pixel has one constant irradiance);
+with the values there as planes ``[C,N]`` where the op that made the image had them, or as the first op to
+read them gathered them.
 Anything else — a copy, a view, a tensor edited in place, an inference-mode tensor — is searched as before,
 so a note changes no value and no gradient to the tensors the image was computed from. (One thing it does
 change: ``sh_irradiance`` sends no gradient to the background entries of a remembered normal image; those
@@ -56,9 +58,25 @@ def _read(t: torch.Tensor, name: str):
     return rec[2].get(name)
 
 
-def remember(image: torch.Tensor, covered: torch.Tensor, tid: torch.Tensor) -> None:
-    """Note that ``image`` is zero outside the flat pixels ``covered [N]``, seen on triangles ``tid [N]``."""
+def remember(image: torch.Tensor, covered: torch.Tensor, tid: torch.Tensor, planes: torch.Tensor | None = None
+             ) -> None:
+    """Note that ``image`` is zero outside the flat pixels ``covered [N]``, seen on triangles ``tid [N]``, and,
+    when given, that ``planes [C,N]`` hold its values there (channel by channel)."""
     _note(image, "covered", (covered, tid))
+    if planes is not None:
+        _note(image, "planes", planes)
+
+
+def covered_planes(image: torch.Tensor, covered: torch.Tensor, channels: int) -> torch.Tensor:
+    """The first ``channels`` channels of ``image [B,H,W,C]`` at its flat pixels ``covered`` as planes
+    ``[channels,N]``: as remembered, or gathered (and remembered for the next op where no gradient flows
+    through them: the note would tie later calls to this call's graph)."""
+    planes = _read(image, "planes")
+    if planes is None or planes.shape[0] < channels:
+        planes = image.reshape(-1, image.shape[-1]).index_select(0, covered).T.contiguous()
+        if not image.requires_grad:
+            _note(image, "planes", planes)
+    return planes[:channels]
 
 
 def recall(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:

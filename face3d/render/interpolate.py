@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .covered import corner_indices, recall, remember
+from .covered import corner_indices, covered_planes, recall, remember
 from .rasterize import check_triangles
 
 
@@ -49,10 +49,9 @@ def interpolate_covered(attr: torch.Tensor, rast: torch.Tensor, tri: torch.Tenso
         corners = corners + covered // (h * w) * attr.shape[1]
     planes = attr.reshape(-1, c).T.contiguous()                   # [C, (B)V]
     values = planes.index_select(1, corners.view(-1)).view(c, 3, -1)  # [C,3,N]
-    uv = flat.index_select(0, covered)
-    u, v = uv[:, 0].contiguous(), uv[:, 1].contiguous()  # (arithmetic on strided columns is slow)
+    u, v = covered_planes(rast, covered, 2)
     a0, a1, a2 = values.unbind(1)
-    out = a0 * u + a1 * v + a2 * (1 - u - v)
+    out = torch.addcmul(torch.addcmul(a2, a0 - a2, u), a1 - a2, v)  # a0 u + a1 v + a2 (1 - u - v)
     return covered, tid, out.to(attr.dtype)
 
 
@@ -62,5 +61,5 @@ def scatter(values: torch.Tensor, covered: torch.Tensor, size: tuple[int, int, i
     b, h, w = size
     out = values.new_zeros(b * h * w, values.shape[0]).index_copy_(0, covered, values.T).view(b, h, w, -1)
     if tid is not None:
-        remember(out, covered, tid)
+        remember(out, covered, tid, values)
     return out

@@ -51,9 +51,10 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
 
     Returns ``rast [B,H,W,4]`` of ``pos``'s dtype: ``(u, v, z/w, triangle id + 1)`` per pixel; ``u, v`` are the
     perspective-correct barycentric weights of the triangle's corners 0 and 1 (corner 2 gets ``1 - u - v``),
-    ``z/w`` the NDC depth; background pixels are all zero. The depth test runs in OpenGL, which reads back
-    only the triangle id; ``u, v, z/w`` of the covered pixels are derived in torch from ``pos`` (so
-    gradients flow to it when it requires grad; the id has none).
+    ``z/w`` the NDC depth; background pixels are all zero. The depth test runs in OpenGL. Where ``pos``
+    needs a gradient (or is float64), ``u, v, z/w`` of the covered pixels are re-derived in torch from ``pos``
+    so that gradients flow to it (the id has none); otherwise they are GL's own, which agree to ~1e-3 of a
+    barycentric on sub-pixel triangles (GL snaps vertices to 1/256 px) and to float rounding elsewhere.
     """
     assert isinstance(pos, torch.Tensor) and pos.dim() == 3 and pos.shape[2] == 4, "pos must be [B,V,4]"
     assert pos.dtype in (torch.float32, torch.float64), "pos must be float32 or float64"
@@ -61,25 +62,28 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
     h, w = (int(r) for r in resolution)
     assert h > 0 and w > 0, "resolution must be (H, W) > 0"
     b, v = pos.shape[:2]
-    if tri.numel():
-        lo, hi = index_range(tri)
-        assert lo >= 0 and hi < v, "tri indexes past pos's vertices"
+    if not tri.numel():
+        return pos.new_zeros(b, h, w, 4)
+    lo, hi = index_range(tri)
+    assert lo >= 0 and hi < v, "tri indexes past pos's vertices"
 
-    ctx.set_triangles(tri)
-    ids = ctx.readback_buffer(b, h, w)
+    corners = tri.detach().cpu().reshape(-1)
     host = pos.detach().to("cpu", torch.float32)
+    rast = torch.empty(b, h, w, 4)
     for k in range(b):  # one draw per mesh: a batch shares the triangles, not the positions
-        ctx.set_positions(host[k].contiguous())
-        ctx.draw(w, h, ids[k], cull_backfaces)
-    ids = torch.from_numpy(ids).view(-1)
+        ctx.set_corners(host[k].index_select(0, corners).numpy())
+        ctx.draw(w, h, rast[k].numpy(), cull_backfaces)
+    ids = rast.view(-1, 4)[:, 3]
     covered = torch.nonzero(ids > 0).squeeze(1)
-    tid = (ids.index_select(0, covered).int() - 1).to(pos.device)
-    covered = covered.to(pos.device)
-    rast = pos.new_zeros(b * h * w, 4)
-    if len(covered):
-        rast.index_copy_(0, covered, _covered_rast(pos, tri, covered, tid, h, w).T)
-    rast = rast.view(b, h, w, 4)
-    remember(rast, covered, tid)
+    tid = ids.index_select(0, covered).int() - 1
+    if (pos.requires_grad and torch.is_grad_enabled()) or pos.dtype != torch.float32:
+        covered, tid = covered.to(pos.device), tid.to(pos.device)
+        planes = _covered_rast(pos, tri, covered, tid, h, w)
+        rast = pos.new_zeros(b * h * w, 4).index_copy_(0, covered, planes.T).view(b, h, w, 4)
+        remember(rast, covered, tid, planes)
+    else:
+        rast, covered, tid = rast.to(pos.device), covered.to(pos.device), tid.to(pos.device)
+        remember(rast, covered, tid)
     return rast
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .covered import recall, tri_planes
+from .covered import covered_planes, recall, tri_planes
 from .interpolate import interpolate_covered, scatter
 
 from ..lighting import BAND as _BAND, C0 as _C0, C1 as _C1, C2 as _C2, C20 as _C20, C22 as _C22, directional
@@ -73,18 +73,19 @@ def sh_irradiance(normals: torch.Tensor, sh: torch.Tensor) -> torch.Tensor:
                             for k in range(b)]).view(b, hh, ww, -1)
     # Only the covered pixels have normals; every other pixel's zero normal gets the constant term.
     covered = known[0]
-    flat = normals.reshape(-1, 3)
     out = const[:, None, :].expand(b, hh * ww, -1).reshape(b * hh * ww, -1).clone()
     if len(sh) == 1:
         parts = [(covered, 0)]
     else:
         ends = torch.searchsorted(covered, torch.arange(1, b + 1, device=covered.device) * (hh * ww)).tolist()
         parts = [(covered[s0:s1], k) for k, (s0, s1) in enumerate(zip([0] + ends[:-1], ends))]
+    planes = covered_planes(normals, covered, 3)
+    start = 0
     for pix, k in parts:
         if len(pix):
-            n = flat.index_select(0, pix)
-            planes = torch.stack([n[:, 0], n[:, 1], n[:, 2]])
-            out.index_copy_(0, pix, _irradiance(planes, weights[k], const[k]).T)
+            part = planes[:, start:start + len(pix)]
+            out.index_copy_(0, pix, _irradiance(part, weights[k], const[k]).T)
+        start += len(pix)
     return out.view(b, hh, ww, -1)
 
 
