@@ -42,6 +42,10 @@ SMOOTH_ITERATIONS, SMOOTH_KEEP = 20, 0.5  # its smoothing: Jacobi sweeps, weight
 DARK = 0.08  # lighting samples darker than this times the skin's median are left out (deep shadow, nostrils)
 SHADOW = 0.5  # albedo samples lit by less than this (irradiance; the skin's mean is 1) lose weight
 CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
+# Non-skin parts textured from the photo where it sees them (the procedural texture elsewhere).
+INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_socket", "eyelashes_left",
+            "eyelashes_right")
+SPLAT_STEP, SPLAT_FILL, SPLAT_FULL = 4, 4, 0.6  # their atlas grid, hole-closing levels, weight seen in full
 FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0))  # iBUG ranges (brows, eyes, lips) and radius (cm)
 
 _LOCAL = threading.local()
@@ -75,6 +79,10 @@ class AtlasData:
     proc_index: np.ndarray
     proc_base: np.ndarray
     proc_gain: np.ndarray
+
+
+def _interior_codes() -> list[int]:
+    return [tx.REGION_NAMES.index(n) for n in INTERIOR]
 
 
 def atlas_data(model) -> AtlasData:
@@ -304,7 +312,8 @@ def light_direction(sh: np.ndarray) -> np.ndarray:
 class Observation:
     """What one photo says about the albedo: ``texel [N, 3]`` linear albedo of the atlas's skin texels
     (``skin_texels``) with confidence ``texel_w [N]``, and the same per vertex ``vertex [V, 3]``,
-    ``vertex_w [V]``; ``sh [9, 3]``; ``skin [h, w]`` the mask over ``crop``; ``iris [3] | None``."""
+    ``vertex_w [V]``; ``sh [9, 3]``; ``skin [h, w]`` the mask over ``crop``; ``iris [3] | None``;
+    ``interior [G, 3]`` / ``interior_w [G]`` the photo's eyes and mouth (``_interior_splat``)."""
 
     texel: np.ndarray
     texel_w: np.ndarray
@@ -314,6 +323,8 @@ class Observation:
     skin: np.ndarray
     crop: Crop
     iris: np.ndarray | None
+    interior: np.ndarray | None = None
+    interior_w: np.ndarray | None = None
 
 
 def _skin_texels(model, texels) -> np.ndarray:
@@ -357,6 +368,39 @@ def _surface_samples(points: np.ndarray, normals: np.ndarray, crop: Crop, view: 
     if SHADOW > 0:  # de-lit shadow is noise and model error amplified: the mirror side, if lit, does better
         w[i] *= np.clip(shade.mean(1) / SHADOW, 0, 1)
     return albedo, w
+
+
+def _interior_splat(model, verts: np.ndarray, crop: Crop, view: View, sh: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The photo's de-lit colours of the pixels that show an ``INTERIOR`` part (eyes, mouth, lashes),
+    splatted into the atlas at ``SPLAT_STEP``: (weighted colour sums [gh * gw, 3], weights [gh * gw]).
+    Forward, pixel to texel: the eyeball's layers share their UVs, so only the layer the photo sees can
+    say which texels it shows."""
+    cam = crop.camera
+    t_all = view.triangle
+    px_region = np.where(t_all >= 0, tx.triangle_regions(model)[t_all.clip(0)], -1)
+    ys, xs = np.nonzero(np.isin(px_region, _interior_codes()) & crop.valid)
+    gh, gw = tx.ATLAS_H // SPLAT_STEP, tx.ATLAS_W // SPLAT_STEP
+    acc, wsum = np.zeros((gh * gw, 3), np.float64), np.zeros(gh * gw, np.float64)
+    if len(ys) == 0:
+        return acc.astype(np.float32), wsum.astype(np.float32)
+    tri = model.faces.cpu().numpy()
+    t = t_all[ys, xs]
+    b = _bary_at(view, ys, xs, tri, verts, cam)
+    uv = np.einsum("nk,nkc->nc", b, tx.atlas_uvs(model)[model.uv_faces[t]])
+    n = view.normal[ys, xs]
+    p = view.point[ys, xs]
+    facing = (n * -p / np.linalg.norm(p, axis=1, keepdims=True).clip(1e-9)).sum(1)
+    w = np.clip((facing - 0.05) / 0.3, 0, 1)
+    colour = (crop.image[ys, xs] / (sh_basis_np(n) @ sh).clip(0.05)).clip(0, 1)
+    gx, gy = uv[:, 0] * gw - 0.5, (1 - uv[:, 1]) * gh - 0.5
+    x0, y0 = np.floor(gx).astype(np.int64), np.floor(gy).astype(np.int64)
+    fx, fy = gx - x0, gy - y0
+    for dx, dy, k in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        cell = np.clip(y0 + dy, 0, gh - 1) * gw + np.clip(x0 + dx, 0, gw - 1)
+        np.add.at(wsum, cell, w * k)
+        np.add.at(acc, cell, colour * (w * k)[:, None])
+    return acc.astype(np.float32), wsum.astype(np.float32)
 
 
 def _iris_colour(rgb: np.ndarray, result: FitResult, sh: np.ndarray) -> np.ndarray | None:
@@ -459,8 +503,9 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True).clip(1e-9)
     at, wt = _surface_samples(pts, nrm, crop, view, skin, sh)
     av, wv = _surface_samples(verts, normals, crop, view, skin, sh)
+    ai, wi = _interior_splat(model, verts, crop, view, sh)
     return Observation(at, wt, av, wv * skin_v, sh.astype(np.float32), skin.astype(np.float32), crop,
-                       _iris_colour(rgb, result, sh))
+                       _iris_colour(rgb, result, sh), ai, wi)
 
 
 def _bary_at(view: View, ys, xs, tri, verts, camera) -> np.ndarray:
@@ -518,8 +563,43 @@ def compose_albedo(model, observations: list[Observation], sharpness: float = 2.
     iris = [o.iris for o in observations if o.iris is not None]
     iris = np.asarray(np.median(iris, 0) if iris else tx.IRIS_DEFAULT, np.float32)
     flat = full.reshape(-1, 3)
-    flat[atlas.proc_index] = (atlas.proc_base + atlas.proc_gain * iris[None]).clip(0, 1)  # tx.procedural
+    proc = (atlas.proc_base + atlas.proc_gain * iris[None]).clip(0, 1)  # tx.procedural
+    seen = [o for o in observations if o.interior is not None]
+    if seen:
+        # The eyes and mouth where a photo sees them: its de-lit colours, blended into the procedural rest.
+        gh, gw = tx.ATLAS_H // SPLAT_STEP, tx.ATLAS_W // SPLAT_STEP
+        acc = sum(o.interior for o in seen).reshape(gh, gw, 3)
+        wsum = sum(o.interior_w for o in seen).reshape(gh, gw, 1)
+        img = _pull_push(torch.from_numpy(np.concatenate([acc, wsum], -1)).permute(2, 0, 1)[None])
+        up = torch.nn.functional.interpolate(img, scale_factor=SPLAT_STEP, mode="bilinear", align_corners=False)
+        up = up[0].permute(1, 2, 0).reshape(-1, 4).numpy()[atlas.proc_index]
+        cover = up[:, 3:].clip(0, 1)
+        proc = proc * (1 - cover) + up[:, :3] * cover
+    flat[atlas.proc_index] = proc.clip(0, 1)
     return full
+
+
+def _pull_push(x: torch.Tensor) -> torch.Tensor:
+    """Splatted colour sums and weights ``x [1, 4, h, w]`` -> colour and coverage ``[1, 4, h, w]`` with the
+    holes between the splats closed from ``SPLAT_FILL`` coarser levels (a coarse cell fills its fine cells
+    where a quarter of it is seen; no colour spreads far beyond what the photo saw)."""
+    f = torch.nn.functional
+    pyramid = [x]
+    for k in range(SPLAT_FILL):
+        pyramid.append(f.avg_pool2d(pyramid[-1], 2) * 4)
+    out = None
+    for k in range(SPLAT_FILL, -1, -1):
+        level = pyramid[k]
+        w = level[:, 3:]
+        a = (w / (SPLAT_FULL * (4 ** k if k else 1) / (4 if k else 1))).clamp(0, 1)
+        c = level[:, :3] / w.clamp_min(1e-9)
+        if out is not None:
+            up = f.interpolate(out, scale_factor=2, mode="bilinear", align_corners=False)
+            a_up = up[:, 3:] * (1 - a)
+            c = (c * a + up[:, :3] * a_up) / (a + a_up).clamp_min(1e-9)
+            a = a + a_up
+        out = torch.cat([c, a], 1)
+    return out
 
 
 def _mirror_texels(model, texels, sel: np.ndarray) -> np.ndarray:
