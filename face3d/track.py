@@ -54,7 +54,7 @@ MAX_GAP_S = 0.5  # detection gaps up to this long are interpolated; longer ones 
 # One-Euro filter (min_cutoff Hz, beta Hz per unit/s, d_cutoff Hz), run forwards and backwards. The pose's
 # position is that of the face's centre (``FrameSolver.centre``), not the model origin ~10 cm behind it,
 # so a filtered rotation does not swing the face sideways.
-FILTER = {"expression": (3.0, 8.0, 3.0), "rotation": (5.0, 4.0, 1.0), "translation": (5.0, 1.0, 1.0)}
+FILTER = {"expression": (1.5, 8.0, 3.0), "rotation": (5.0, 4.0, 1.0), "translation": (5.0, 1.0, 1.0)}
 LOOK = np.array([i for i, n in enumerate(ICT_NAMES) if n.startswith("eyeLook")])
 PRIOR = np.full(N_EXP, EXPRESSION_PRIOR)  # per channel
 PRIOR[APPEARANCE] = APPEARANCE_PRIOR
