@@ -1,5 +1,5 @@
-"""Rendering ops in the manner of nvdiffrast: ``rasterize`` (OpenGL visibility, torch barycentrics),
-``interpolate``, ``texture`` and ``antialias`` over batched torch tensors, with an explicit
+"""Rendering ops in the manner of nvdiffrast: ``rasterize`` (OpenGL visibility and barycentrics; torch
+re-derives the barycentrics where positions need gradients), ``interpolate``, ``texture`` and ``antialias`` over batched torch tensors, with an explicit
 ``RenderContext``; clip-space matrices and shading are small pure functions beside them."""
 from .context import RenderContext, RenderUnavailable
 from .rasterize import rasterize
