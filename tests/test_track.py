@@ -102,6 +102,22 @@ def test_filter_removes_jitter_without_lag_and_keeps_a_blink():
     assert abs(lag) <= 1
 
 
+def test_pose_filter_keeps_the_face_centre_still_while_the_head_turns():
+    """The filter smooths where the face is, not the model origin ~10 cm behind it: a head turning on the
+    spot (noisy rotation about the face's centre) keeps its centre in place after the filter."""
+    from face3d.track import centre_position, smooth_pose
+
+    t = np.arange(90) / 30.0
+    rng = np.random.default_rng(0)
+    rot = np.stack([0.05 * rng.standard_normal(90), 0.6 * np.sin(2 * np.pi * t), np.zeros(90)], 1)
+    centre = np.array([0.0, 0.2, 9.8])
+    where = np.array([0.0, 0.5, -60.0])
+    trans = where - np.stack([rodrigues(w) for w in rot]) @ centre
+    rot_s, trans_s = smooth_pose(rot, trans, t, centre)
+    np.testing.assert_allclose(centre_position(rot_s, trans_s, centre), np.tile(where, (90, 1)), atol=1e-9)
+    assert np.abs(np.diff(rot_s[:, 0], 2)).mean() < 0.5 * np.abs(np.diff(rot[:, 0], 2)).mean()
+
+
 def test_gaps_short_interpolated_long_held():
     t = np.arange(60) / 30.0
     v = t[:, None].copy()
@@ -162,10 +178,11 @@ def test_synthetic_ground_truth_short():
         truth = tool.synthesize(clip, seconds=2.0, fps=25.0, size=(320, 240))
         s = tool.score_synthetic(track(clip, progress=False), truth)
     assert s["detected"] > 0.9
-    # Regression guards at the level measured now (2 s, 320x240: jawOpen 0.83, blink 0.63); the issue's
-    # targets (r >= 0.9, head <= 2 degrees) are not met yet (tools/eval_track.py reports the full clip).
-    assert s["r_jawOpen"] > 0.7 and s["r_eyeBlink_L"] > 0.45, s
-    assert s["head_error_deg_median"] < 6.0, s
+    # Regression guards below the level measured now (2 s, 320x240: jawOpen 0.83, blink 0.95 / 0.85, head
+    # 4.0 degrees); the issue's targets (r >= 0.9, head <= 2 degrees) are not all met yet
+    # (tools/eval_track.py reports the full clip).
+    assert s["r_jawOpen"] > 0.7 and s["r_eyeBlink_L"] > 0.7 and s["r_eyeBlink_R"] > 0.7, s
+    assert s["head_error_deg_median"] < 5.0, s
 
 
 # ---------------------------------------------------------------------------------------------- bad input
