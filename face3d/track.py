@@ -12,13 +12,15 @@ Stages (eos-style small steps, the photo solver's pieces where they fit):
    (per keyframe: pose + expression with the identity fixed) and (one identity for all keyframes, a
    linear least-squares step on all of them together);
 3. per frame: pose + expression with that identity fixed (``FrameSolver``: Gauss-Newton, the expression
-   bounded to [0, 1] and pulled towards MediaPipe's scores, eyeLook* held at MediaPipe's, Huber weights,
-   the jaw outline matched to the silhouette), warm-started from the previous frame;
+   bounded to [0, 1] and pulled towards MediaPipe's scores, ten times harder on the lids and brows,
+   eyeLook* held at MediaPipe's, Huber weights, the face outline as MediaPipe's mesh points), warm-started
+   from the previous frame;
 4. gaps: runs of frames without the face up to MAX_GAP_S are interpolated, longer ones hold the last
    pose and expression and are marked (``held``);
 5. temporal filter: a One-Euro filter (Casiraghi et al. 2012) run forwards and then backwards over the
-   parameters: its cutoff rises with speed, so blinks and fast mouth motion pass while still frames lose
-   their jitter, and the two passes cancel each other's lag.
+   expression, the head rotation and the position of the face's centre: its cutoff rises with speed, so
+   blinks and fast mouth motion pass while still frames lose their jitter, and the two passes cancel each
+   other's lag.
 """
 from __future__ import annotations
 
