@@ -55,6 +55,8 @@ class Correspondence:
     eyes: SubModel of 4 points: (left eyeball centre, left iris centre, right eyeball centre, right iris
         centre), left = the subject's left (+x). ICT's eyeLook shapes move only the lids; the eyeballs are
         rotated about these centres by the gaze.
+    jaw_3d: SubModel of the 17 jaw points of the 3D (AFLW2000-3D) convention on the ICT surface (the Basel
+        Face Model keypoints that define it, carried over by ``tools/build_correspondence.py``), or None.
     """
 
     landmarks: SubModel
@@ -67,6 +69,7 @@ class Correspondence:
     ibug68: SubModel
     ibug68_normals: torch.Tensor
     eyes: SubModel | None = None
+    jaw_3d: SubModel | None = None
 
 
 def _gather(model, triangles: np.ndarray, bary: np.ndarray) -> SubModel:
@@ -137,6 +140,8 @@ def make_correspondence(model, c: dict[str, np.ndarray]) -> Correspondence:
         ibug68=_gather(model, c["ibug68_triangles"], c["ibug68_barycentric"]),
         ibug68_normals=normals[model.landmarks68.astype(np.int64)],
         eyes=eye_points(model),
+        jaw_3d=_gather(model, c["ibug68_3d_triangles"], c["ibug68_3d_barycentric"])
+        if "ibug68_3d_triangles" in c else None,
     )
 
 

@@ -30,6 +30,12 @@ Stored arrays (468 = MediaPipe mesh points; the 10 iris points are not used by t
                                    jaw, brows and nose; the eyes and lips (36-67) are the embedded MediaPipe
                                    points of the published table, because MediaPipe tracks the eyelid and
                                    lip contours that these points sit on
+    ibug68_3d_triangles int32 [17, 3], ibug68_3d_barycentric float32 [17, 3]
+                                   the jaw of the 3D (AFLW2000-3D) convention: the Basel Face Model keypoints
+                                   of AFLW2000-3D's pt3d_68, carried onto the ICT surface (``with_jaw_3d``)
+
+The inner lip points are embedded on their own lip (``embed_lips``): ICT's neutral mouth is closed, so the
+closest triangle alone puts some lower-lip points (14 among them) on the upper lip.
 """
 from __future__ import annotations
 
@@ -64,6 +70,12 @@ CONTOUR_FROM_Y = 1.0  # cm (canonical mesh): oval points below this height are s
 OVAL_WEIGHT = 0.3  # the upper oval runs along the hairline, which MediaPipe places loosely
 IBUG68_FROM_MEDIAPIPE = slice(36, 68)  # eyes and lips
 JAW_BAND = (-12.0, 3.0)  # cm (ICT neutral y): vertices of the narrow face that can form the jaw silhouette
+# MediaPipe's inner lip contour without the corners (78, 308): upper and lower halves. ICT's neutral mouth is
+# closed, so the closest triangle of a point on the lip line can lie on either lip; each half is embedded on
+# its own lip (otherwise the lower inner lip, 14 included, follows the upper lip when the mouth opens).
+INNER_LIP_UPPER = [191, 80, 81, 82, 13, 312, 311, 310, 415]
+INNER_LIP_LOWER = [95, 88, 178, 87, 14, 317, 402, 318, 324]
+LIP_RADIUS = 0.3  # cm: the lip line's neighbourhood in which the two lips are told apart
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -128,6 +140,30 @@ def embed(points: np.ndarray, vertices: np.ndarray, triangles: np.ndarray) -> tu
     bary = trimesh.triangles.points_to_barycentric(vertices[tri], q)
     bary = np.clip(bary, 0.0, 1.0)
     return tri.astype(np.int32), (bary / bary.sum(1, keepdims=True)).astype(np.float32)
+
+
+def embed_lips(model, points: np.ndarray, tri: np.ndarray, bary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Re-embed the inner lip points (INNER_LIP_UPPER / _LOWER) of ``points [468, 3]`` on their own lip:
+    among the narrow-face triangles within LIP_RADIUS, the lower lip is the half that jawOpen moves down
+    more than the midpoint of the range there, the upper lip the rest; the closest of those wins.
+    ``tri [468, 3]``, ``bary [468, 3]`` are the plain embedding (copied, then updated)."""
+    from face3d.names import ICT_NAMES
+
+    v = model.neutral.numpy().astype(np.float64)
+    faces = model.region_faces("narrow_face")
+    down = model.expression_basis[ICT_NAMES.index("jawOpen")].numpy().astype(np.float64)[:, 1][faces].mean(1)
+    tri, bary = tri.copy(), bary.copy()
+    for ids, lower in ((INNER_LIP_LOWER, True), (INNER_LIP_UPPER, False)):
+        for i in ids:
+            q = trimesh.triangles.closest_point(v[faces], np.repeat(points[i:i + 1], len(faces), axis=0))
+            dist = np.linalg.norm(q - points[i], axis=1)
+            near = dist < LIP_RADIUS
+            mid = 0.5 * (down[near].min() + down[near].max())
+            side = np.flatnonzero(near & ((down < mid) if lower else (down >= mid)))
+            k = side[np.argmin(dist[side])]
+            b = np.clip(trimesh.triangles.points_to_barycentric(v[faces[k:k + 1]], q[k:k + 1])[0], 0.0, 1.0)
+            tri[i], bary[i] = faces[k], b / b.sum()
+    return tri.astype(np.int32), bary.astype(np.float32)
 
 
 def jaw_candidates(model) -> np.ndarray:
@@ -198,7 +234,7 @@ def refine(model, arrays: dict[str, np.ndarray], faces: list, rounds: int = 3, r
         offset = np.linalg.solve(ata + ridge * len(faces) * np.eye(3), atr[..., None])[..., 0]
         points = (arrays["barycentric"][:, :, None] * ict_v[arrays["triangles"]]).sum(1)
         points[movable] += offset
-        tri, bary = embed(points, ict_v, ict_t)
+        tri, bary = embed_lips(model, points, *embed(points, ict_v, ict_t))
         arrays = dict(arrays, triangles=tri, barycentric=bary)
         print(f"refine round {k + 1}: median residual {100 * np.median(total):.2f} % of face size, "
               f"mean offset {np.linalg.norm(offset, axis=1).mean():.3f} cm")
@@ -219,7 +255,7 @@ def build(shared: Path) -> dict[str, np.ndarray]:
     s, r, t = similarity(mp_v[inner_mp], ict_v[inner_ict])
     aligned = s * mp_v @ r.T + t
     deformed = register(aligned, mp_f, ict_v, ict_t, inner_mp, ict_v[inner_ict])
-    triangles, bary = embed(deformed, ict_v, ict_t)
+    triangles, bary = embed_lips(model, deformed, *embed(deformed, ict_v, ict_t))
 
     oval = np.array(FACE_OVAL)
     contour = oval[mp_v[oval, 1] < CONTOUR_FROM_Y]
@@ -234,7 +270,8 @@ def build(shared: Path) -> dict[str, np.ndarray]:
                   outline=np.array(OUTLINE, np.int32),
                   mediapipe68=np.array(MEDIAPIPE_68, np.int32), jaw_candidates=jaw_candidates(model))
     arrays = refine(model, with_ibug68(model, arrays), sample_faces(shared))
-    return with_ibug68(model, arrays)
+    arrays = with_ibug68(model, arrays)
+    return with_jaw_3d(model, arrays, shared / "faces" / "aflw2000")
 
 
 def with_ibug68(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -247,6 +284,63 @@ def with_ibug68(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     tri[IBUG68_FROM_MEDIAPIPE] = arrays["triangles"][src]
     bary[IBUG68_FROM_MEDIAPIPE] = arrays["barycentric"][src]
     return dict(arrays, ibug68_triangles=tri, ibug68_barycentric=bary)
+
+
+def with_jaw_3d(model, arrays: dict[str, np.ndarray], folder: Path) -> dict[str, np.ndarray]:
+    """Add ``ibug68_3d_triangles`` / ``ibug68_3d_barycentric`` [17, 3]: the jaw of the 3D convention as
+    AFLW2000-3D defines it. Its ``pt3d_68`` are the Basel Face Model's 68 keypoint vertices under the
+    dataset's own 3DMM fit of each photo (fixed vertices: the convention itself). For each ``.mat`` in
+    ``folder``, the photo is fitted, the 68 points are registered to the fitted face by the 51 inner ones
+    (a similarity: the scaled-orthographic projection keeps x, y and depth up to one scale), and each jaw
+    point is taken to the nearest vertex of the fitted face; those vertices' neutral positions are averaged
+    over the photos, made left-right symmetric and embedded on the neutral surface. The .pts ground truth
+    is not read. Without such files the arrays are left out (the fit then uses its frontal-silhouette jaw)."""
+    import scipy.io
+    import torch
+    from face3d.camera import Camera, exif_focal_35mm
+    from face3d.correspondence import make_correspondence
+    from face3d.detect import Detector, load_image
+    from face3d.fit import fit_detection
+
+    mats = sorted(p for p in folder.glob("*.mat") if "pt3d_68" in {name for name, *_ in scipy.io.whosmat(str(p))})
+    if not mats:
+        return arrays
+    corr = make_correspondence(model, arrays)
+    ict_v = model.neutral.numpy().astype(np.float64)
+    n_face = model.regions["narrow_face"][1]
+    picks = []
+    with Detector("image") as det:
+        for mat in mats:
+            image = next(p for p in sorted(folder.glob(mat.stem + ".*")) if p.suffix in (".jpg", ".png"))
+            pts = scipy.io.loadmat(str(mat))["pt3d_68"].T.astype(np.float64)  # [68, 3]: x, y (pixels), depth
+            rgb = load_image(image)
+            found = det.detect(rgb)
+            if not found:
+                continue
+            inside = lambda d: float(np.mean((pts[:, 0] >= d.box[0]) & (pts[:, 0] <= d.box[2]) &  # noqa: E731
+                                             (pts[:, 1] >= d.box[1]) & (pts[:, 1] <= d.box[3])))
+            res = fit_detection(max(found, key=inside), Camera.for_image(rgb.shape[1], rgb.shape[0],
+                                                                         exif_focal_35mm(image)), corr)
+            theta = torch.from_numpy(np.r_[res.identity, res.expression]).float()
+            with torch.no_grad():
+                face = model(theta[None, :100], theta[None, 100:]).vertices[0].numpy()[:n_face]
+            inner = corr.ibug68.points(theta)[17:].double().numpy()
+            best = None
+            for depth_sign in (1.0, -1.0):  # image y is down; the depth's sign is not documented
+                q = pts * [1.0, -1.0, depth_sign]
+                s, r, t = similarity(q[17:], inner)
+                err = np.linalg.norm(s * q[17:] @ r.T + t - inner, axis=1).mean()
+                if np.linalg.det(r) > 0 and (best is None or err < best[0]):
+                    best = (err, s * q[:17] @ r.T + t)
+            jaw = best[1]
+            picks.append(np.linalg.norm(face[None] - jaw[:, None], axis=2).argmin(1))
+    if not picks:
+        return arrays
+    mean = ict_v[np.array(picks)].mean(0)  # [17, 3]
+    mean = 0.5 * (mean + mean[::-1] * [-1.0, 1.0, 1.0])  # iBUG jaw k <-> 16 - k mirrors x
+    tri, bary = embed(mean, ict_v, model.region_faces("narrow_face"))
+    print(f"3D-convention jaw from {len(picks)} AFLW2000-3D fits")
+    return dict(arrays, ibug68_3d_triangles=tri, ibug68_3d_barycentric=bary)
 
 
 def main() -> None:
