@@ -25,6 +25,7 @@ irradiance over the face's skin is 1.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 
 import numpy as np
@@ -41,6 +42,8 @@ LIGHT_ROUNDS = 2  # lighting fits against the smooth, mirror-symmetric albedo
 SMOOTH_ITERATIONS, SMOOTH_KEEP = 20, 0.5  # its smoothing: Jacobi sweeps, weight kept by the known vertices (< 1: blurred too)
 DARK = 0.08  # lighting samples darker than this times the skin's median are left out (deep shadow, nostrils)
 SHADOW = 0.5  # albedo samples lit by less than this (irradiance; the skin's mean is 1) lose weight
+LIGHT_SEARCH = 3000  # samples the light direction search uses
+LIGHT_FREE = 0.3  # how much of the free SH fit's departure from ambient + one distant light is kept
 CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
 # Non-skin parts textured from the photo where it sees them (the procedural texture elsewhere).
 INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_socket", "eyelashes_left",
@@ -298,6 +301,79 @@ def fit_sh(basis: np.ndarray, colour: np.ndarray, albedo: np.ndarray, weight: np
     return sh
 
 
+def _directions(n: int = 600) -> np.ndarray:
+    """[n, 3] unit vectors spread evenly over the sphere (Fibonacci lattice; deterministic)."""
+    i = np.arange(n) + 0.5
+    z = 1 - 2 * i / n
+    phi = np.pi * (3 - np.sqrt(5)) * i
+    r = np.sqrt(1 - z * z)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _cap() -> np.ndarray:
+    """[~150, 3] the directions of a 20000-point lattice within 10 degrees of +z (1.4 degrees apart)."""
+    d = _directions(20000)
+    return d[d[:, 2] > np.cos(np.radians(10))]
+
+
+def _directional_sh(dirs: np.ndarray) -> np.ndarray:
+    """[K, 9] SH of a unit distant light towards each of ``dirs [K, 3]`` (``face3d.lighting.directional``
+    with ambient 0, diffuse 1)."""
+    from .lighting import C0, C1, C2, C20, C22
+
+    x, y, z = dirs.T
+    return np.pi * np.stack([np.full_like(x, C0), C1 * y, C1 * z, C1 * x, C2 * x * y, C2 * y * z,
+                             C20 * (3 * z * z - 1), C2 * x * z, C22 * (x * x - y * y)], 1)
+
+
+def fit_light(basis: np.ndarray, colour: np.ndarray, albedo: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """SH [9, 3] of ``fit_sh``'s problem with a physical prior: a coloured ambient plus one coloured distant
+    light (direction searched on a sphere lattice, then on a finer one around the best; non-negative
+    strengths), the free fit's Cauchy weights; then the free 9 x 3 fit's departure from it, shrunk by
+    ``LIGHT_FREE`` (second-order SH fitted to the half of the sphere a face shows trades its constant, its
+    z and its 3z^2-1 terms off against each other; the parametric light cannot)."""
+    from .lighting import C0
+
+    sh_free = fit_sh(basis, colour, albedo, weight)
+    r = np.linalg.norm(colour - albedo * (basis @ sh_free), axis=1)
+    w = (weight / (1 + (r / CAUCHY) ** 2)).astype(np.float64)
+    step = max(1, len(basis) // LIGHT_SEARCH)  # the search on a deterministic subset of the samples
+    bs, w = basis[::step].astype(np.float64), w[::step]
+    amb = bs[:, 0] / C0                                                 # [N] irradiance of ambient 1
+    a, y = albedo[::step].astype(np.float64), colour[::step].astype(np.float64)  # [N, 3]
+    best = None
+    dirs = _directions()
+    for _ in range(2):
+        e = np.einsum("ni,ki->nk", bs, _directional_sh(dirs))            # [N, K]
+        # Per channel c the 2 x 2 normal equations of colour ~ albedo * (p * amb + q * e_k), all k at once.
+        wa2, way = w[:, None] * a * a, w[:, None] * a * y
+        suu, suy, syy = (wa2 * (amb ** 2)[:, None]).sum(0), (way * amb[:, None]).sum(0), (w[:, None] * y * y).sum(0)
+        # (einsum: BLAS is ~40x slower on these thin products)
+        suv = np.einsum("nc,nk->ck", wa2 * amb[:, None], e)               # [3, K]
+        svv, svy = np.einsum("nc,nk->ck", wa2, e * e), np.einsum("nc,nk->ck", way, e)
+        suu, suy, syy = suu[:, None], suy[:, None], syy[:, None]
+        det = np.maximum(suu * svv - suv ** 2, 1e-12)
+        p = np.clip((svv * suy - suv * svy) / det, 0, None)
+        q = np.clip((suu * svy - suv * suy) / det, 0, None)
+        # Clamped to >= 0: each one alone where the other hit 0.
+        p = np.where(q <= 0, np.clip(suy / np.maximum(suu, 1e-12), 0, None), p)
+        q = np.where(p <= 0, np.clip(svy / np.maximum(svv, 1e-12), 0, None), q)
+        cost = (syy - 2 * p * suy - 2 * q * svy + p * p * suu + 2 * p * q * suv + q * q * svv).sum(0)
+        coef = np.stack([p, q], -1).transpose(1, 0, 2)                   # [K, 3, 2]
+        k = int(np.argmin(cost))
+        best = (dirs[k], coef[k])
+        # A finer lattice within ~10 degrees of the best direction.
+        fine = _cap()
+        z = dirs[k]
+        t = np.cross(z, [0.0, 1.0, 0.0] if abs(z[1]) < 0.9 else [1.0, 0.0, 0.0])
+        t /= np.linalg.norm(t)
+        dirs = fine @ np.stack([t, np.cross(z, t), z])
+    d, ab = best
+    sh_par = np.outer(np.eye(9)[0] / C0, ab[:, 0]) + np.outer(_directional_sh(d[None])[0], ab[:, 1])
+    return sh_par + LIGHT_FREE * (sh_free - sh_par)
+
+
 def light_direction(sh: np.ndarray) -> np.ndarray:
     """Unit [3] dominant light direction (camera space, surface to light) of ``sh [9, 3]``: the first band
     ``(y, z, x)`` of the luminance."""
@@ -485,7 +561,7 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
         known = np.clip((wv + wv[mir]) / 0.5, 0, 1)
         smooth = tx.diffuse_fill(model, sym, known * SMOOTH_KEEP, skin_v, iterations=SMOOTH_ITERATIONS)
         a_px = np.einsum("nk,nkc->nc", _bary_at(view, ys, xs, tri, verts, crop.camera), smooth[tri[view.triangle[ys, xs]]])
-        sh = fit_sh(basis, colour, a_px.clip(0.01), sw)
+        sh = fit_light(basis, colour, a_px.clip(0.01), sw)
         sh /= max(float((basis @ sh).mean()), 1e-6)
         # The skin mask learns from the fit: pixels that the shaded smooth albedo cannot explain drop out.
         mean, inv = colour_model(chroma(colour / (basis @ sh).clip(0.05)))
@@ -760,15 +836,28 @@ def textured_overlay(rgb: np.ndarray, result: FitResult, model, alpha: float = 0
     return out
 
 
-def reprojection_scores(rgb: np.ndarray, result: FitResult, model) -> tuple[float, float]:
-    """Face-region PSNR (dB) and SSIM of the re-render against the photo, on the crop the refinement used
-    (pixels the drawn face covers, sRGB in [0, 1])."""
+def face_pixels(model, view: View, crop: Crop, cover: np.ndarray, scalp_and_neck: bool = False) -> np.ndarray:
+    """bool [h, w]: the pixels of the face in ``view`` (fully covered, inside the photo): ICT's
+    ``narrow_face`` (forehead to chin, cheek to cheek) and the eyes, teeth, mouth and lashes seen through
+    it; ``scalp_and_neck``: the mesh's whole ``face`` region instead (scalp, ears and the front of the neck
+    too, which hair and collars cover in most photos; no eyes or mouth)."""
+    t = view.triangle.clip(0)
+    m = (view.triangle >= 0) & crop.valid & (cover > 0.99)
+    if scalp_and_neck:
+        return m & (tx.triangle_regions(model)[t] == tx.REGION_NAMES.index("face"))
+    f0, f1 = model.regions["narrow_face"][2:]
+    narrow = (model.triangle_polygon >= f0) & (model.triangle_polygon < f1)
+    return m & (narrow[t] | np.isin(tx.triangle_regions(model)[t], _interior_codes()))
+
+
+def reprojection_scores(rgb: np.ndarray, result: FitResult, model, scalp_and_neck: bool = False
+                        ) -> tuple[float, float]:
+    """Face PSNR (dB) and SSIM of the re-render against the photo, on the crop the refinement used
+    (``face_pixels``, sRGB in [0, 1])."""
     crop = face_crop(rgb, result)
-    img, cov = render(model, mesh_vertices(model, result, posed=True), crop.camera, result.albedo, result.lighting)
-    view = rasterize_view(model, mesh_vertices(model, result, posed=True), crop.camera)
-    regions = tx.triangle_regions(model)
-    m = (view.triangle >= 0) & crop.valid & (cov > 0.99)
-    m &= np.isin(regions[view.triangle.clip(0)], [tx.REGION_NAMES.index("face")])
+    verts = mesh_vertices(model, result, posed=True)
+    img, cov = render(model, verts, crop.camera, result.albedo, result.lighting)
+    m = face_pixels(model, rasterize_view(model, verts, crop.camera), crop, cov, scalp_and_neck)
     a, b = tx.linear_to_srgb(img), tx.linear_to_srgb(crop.image)
     mse = float(((a - b) ** 2)[m].mean())
     psnr = 10 * np.log10(1 / max(mse, 1e-12))

@@ -13,8 +13,10 @@ photos of one person. Every figure runs the project's own ``detect -> fit -> ref
    pose's mean colour by one per-channel gain), against the same figure for the raw lit unwraps (the
    rendered image sampled at the seen texels, no de-lighting).
 2. **Real photos** (``real``): ``faces/`` photos with ``.pts`` and one frame from the middle of each
-   ``video/`` clip: face-region PSNR and SSIM of the re-render against the photo
-   (``refine.reprojection_scores``), 68-point NME (``tools/eval_landmarks.py``) before and after refine.
+   ``video/`` clip: face PSNR and SSIM of the re-render against the photo (``refine.face_pixels``: ICT's
+   narrow face, forehead to chin, with the eyes and mouth seen through it; also over the skin mask's pixels
+   and over the mesh's whole ``face`` region with scalp, ears and neck), 68-point NME
+   (``tools/eval_landmarks.py``) before and after refine.
 3. **Several photos** (``multi``): frames of one clip at the extreme and middle head turns, fitted with one
    identity: the re-render PSNR of every frame with the albedo of all frames together vs. with each single
    frame's albedo (lighting and geometry per frame are the same in both: ``refine.observe`` is per photo).
@@ -311,27 +313,30 @@ def video_frame(path: Path, fraction: float = 0.5) -> np.ndarray:
     return frame
 
 
-def face_scores(rgb: np.ndarray, result: FitResult, model) -> tuple[float, float, float, float, float]:
-    """Re-render vs. photo on the refinement's crop: (PSNR dB, SSIM) over the drawn face region's pixels
-    (``refine.reprojection_scores``: hair, brows, eyes and beards included), the same over the pixels the
-    skin mask keeps (``result.skin`` > 0.5), and the fraction of face pixels the mask keeps."""
+def face_scores(rgb: np.ndarray, result: FitResult, model) -> tuple[float, ...]:
+    """Re-render vs. photo on the refinement's crop: (PSNR dB, SSIM) over the face's pixels
+    (``refine.face_pixels``: ICT's narrow face with the eyes, teeth and mouth seen through it; hair, brows,
+    beards and glasses over it included), the same over the pixels the skin mask keeps (``result.skin`` >
+    0.5), the fraction of face pixels the mask keeps, and (PSNR, SSIM) over the mesh's whole ``face`` region
+    (scalp, ears and neck too: the figure before 2026-12-03's second session)."""
     from PIL import Image
 
     crop = rf.face_crop(rgb, result)
     verts = mesh_vertices(model, result, posed=True)
     img, cov = rf.render(model, verts, crop.camera, result.albedo, result.lighting)
     view = rf.rasterize_view(model, verts, crop.camera)
-    face = (view.triangle >= 0) & crop.valid & (cov > 0.99)
-    face &= tx.triangle_regions(model)[view.triangle.clip(0)] == tx.REGION_NAMES.index("face")
+    face = rf.face_pixels(model, view, crop, cov)
+    mesh_face = rf.face_pixels(model, view, crop, cov, scalp_and_neck=True)
     x0, y0, x1, y1 = (int(round(v)) for v in crop.box)
     skin = np.asarray(Image.fromarray(result.skin).crop((x0, y0, x1, y1)).resize(
         (crop.camera.width, crop.camera.height), Image.Resampling.BILINEAR)) > 127
     a, b = tx.linear_to_srgb(img), tx.linear_to_srgb(crop.image)
     ssim = rf.ssim_map(a, b).mean(-1)
-    out = []
-    for m in (face, face & skin):
-        out += [float(10 * np.log10(1 / max(float(((a - b) ** 2)[m].mean()), 1e-12))), float(ssim[m].mean())]
-    return (*out, float((face & skin).sum() / max(face.sum(), 1)))
+    scores = []
+    for m in (face, face & skin, mesh_face):
+        scores.append((float(10 * np.log10(1 / max(float(((a - b) ** 2)[m].mean()), 1e-12))), float(ssim[m].mean())))
+    (p, s), (p_skin, s_skin), (p_mesh, s_mesh) = scores
+    return p, s, p_skin, s_skin, float((face & skin).sum() / max(face.sum(), 1)), p_mesh, s_mesh
 
 
 def real(det: Detector, quick: bool) -> dict:
@@ -345,7 +350,7 @@ def real(det: Detector, quick: bool) -> dict:
     clips = sorted((SHARED / "video").glob("*.mp4"))
     if quick:
         items, clips = items[:3] + items[-1:], clips[:2]
-    rows, summary = [], {"psnr": [], "ssim": [], "psnr_skin": [], "ssim_skin": [], "t_refine": [], "c_refine": [], "t_fit": [], "nme_before": [], "nme_after": []}
+    rows, summary = [], {"psnr": [], "ssim": [], "psnr_skin": [], "ssim_skin": [], "psnr_mesh": [], "ssim_mesh": [], "t_refine": [], "c_refine": [], "t_fit": [], "nme_before": [], "nme_after": []}
     sources = [(n, load_image(p), exif_focal_35mm(p), pts) for n, p, pts in items]
     sources += [(f"{c.stem} (frame)", video_frame(c), None, None) for c in clips]
     for name, rgb, focal, pts in sources:
@@ -353,18 +358,20 @@ def real(det: Detector, quick: bool) -> dict:
         box = None if gt is None else np.concatenate([gt.min(0), gt.max(0)])
         fitted, _, t_fit = fit_photo(det, rgb, focal, box)
         if fitted is None:
-            rows.append([name, "no face"] + [""] * 9)
+            rows.append([name, "no face"] + [""] * 11)
             continue
         out, t_ref = timed(lambda: rf.refine(rgb, fitted, model))
         summary["c_refine"].append(CPU[-1])
-        p, s, p_skin, s_skin, kept = face_scores(rgb, out, model)
+        p, s, p_skin, s_skin, kept, p_mesh, s_mesh = face_scores(rgb, out, model)
         before = nme(fitted.ibug68, gt)["all68"] if gt is not None else None
         after = nme(out.ibug68, gt)["all68"] if gt is not None else None
-        rows.append([name, p, s, p_skin, s_skin, kept, "-" if before is None else before, "-" if after is None else after,
+        rows.append([name, p, s, p_skin, s_skin, kept, p_mesh, s_mesh, "-" if before is None else before, "-" if after is None else after,
                      1e3 * t_fit, f"{t_ref:.2f} / {CPU[-1]:.2f}"])
         summary["psnr"].append(p)
         summary["ssim"].append(s)
         summary["psnr_skin"].append(p_skin)
+        summary["psnr_mesh"].append(p_mesh)
+        summary["ssim_mesh"].append(s_mesh)
         summary["ssim_skin"].append(s_skin)
         summary["t_refine"].append(t_ref)
         summary["t_fit"].append(t_fit)
@@ -375,11 +382,13 @@ def real(det: Detector, quick: bool) -> dict:
           "after refine\n")
     rows.append([f"**mean of {len(summary['psnr'])}**", float(np.mean(summary["psnr"])), float(np.mean(summary["ssim"])),
                  float(np.mean(summary["psnr_skin"])), float(np.mean(summary["ssim_skin"])), "",
+                 float(np.mean(summary["psnr_mesh"])), float(np.mean(summary["ssim_mesh"])),
                  float(np.mean(summary["nme_before"])) if summary["nme_before"] else "-",
                  float(np.mean(summary["nme_after"])) if summary["nme_after"] else "-",
                  1e3 * float(np.median(summary["t_fit"])),
                  f"{np.median(summary['t_refine']):.2f} / {np.median(summary['c_refine']):.2f}"])
     table(["image", "face PSNR (dB)", "face SSIM", "skin PSNR (dB)", "skin SSIM", "skin / face pixels",
+           "mesh face region PSNR (dB)", "mesh face region SSIM",
            "NME all68 before (%)", "NME all68 after (%)",
            "landmark fit (ms)", "refine wall / CPU (s)"], rows)
     print("(last row: means, and the medians of the times)")
@@ -462,9 +471,11 @@ def main(argv=None) -> None:
                   f"{np.nanmean(s['de']):.2f} ({np.nanmean(s['de_raw']):.2f})", "<= 3"]]
     if "real" in results:
         r = results["real"]
-        rows += [["re-render PSNR / SSIM, real (mean): face region; skin-mask pixels",
+        rows += [["re-render PSNR / SSIM, real (mean): face (narrow face, eyes, mouth); skin-mask pixels; "
+                  "mesh face region (scalp, ears, neck)",
                   f"{np.mean(r['psnr']):.2f} dB / {np.mean(r['ssim']):.3f}; {np.mean(r['psnr_skin']):.2f} dB / "
-                  f"{np.mean(r['ssim_skin']):.3f}", ">= 26 dB"]]
+                  f"{np.mean(r['ssim_skin']):.3f}; {np.mean(r['psnr_mesh']):.2f} dB / {np.mean(r['ssim_mesh']):.3f}",
+                  ">= 26 dB"]]
         if r["nme_before"]:
             rows += [["NME all68 before -> after refine (mean)",
                       f"{np.mean(r['nme_before']):.2f} -> {np.mean(r['nme_after']):.2f} %", "no worse"]]
