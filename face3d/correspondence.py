@@ -55,8 +55,9 @@ class Correspondence:
     eyes: SubModel of 4 points: (left eyeball centre, left iris centre, right eyeball centre, right iris
         centre), left = the subject's left (+x). ICT's eyeLook shapes move only the lids; the eyeballs are
         rotated about these centres by the gaze.
-    jaw_3d: SubModel of the 17 jaw points of the 3D (AFLW2000-3D) convention on the ICT surface (the Basel
-        Face Model keypoints that define it, carried over by ``tools/build_correspondence.py``), or None.
+    ibug68_3d: SubModel of the 68 points of the 3D (AFLW2000-3D) convention on the ICT surface: jaw, brows
+        and nose where the Basel Face Model keypoints that define it lie (carried over by
+        ``tools/build_correspondence.py``), eyes and lips as ``ibug68``; or None.
     """
 
     landmarks: SubModel
@@ -69,7 +70,7 @@ class Correspondence:
     ibug68: SubModel
     ibug68_normals: torch.Tensor
     eyes: SubModel | None = None
-    jaw_3d: SubModel | None = None
+    ibug68_3d: SubModel | None = None
 
 
 def _gather(model, triangles: np.ndarray, bary: np.ndarray) -> SubModel:
@@ -140,7 +141,7 @@ def make_correspondence(model, c: dict[str, np.ndarray]) -> Correspondence:
         ibug68=_gather(model, c["ibug68_triangles"], c["ibug68_barycentric"]),
         ibug68_normals=normals[model.landmarks68.astype(np.int64)],
         eyes=eye_points(model),
-        jaw_3d=_gather(model, c["ibug68_3d_triangles"], c["ibug68_3d_barycentric"])
+        ibug68_3d=_gather(model, c["ibug68_3d_triangles"], c["ibug68_3d_barycentric"])
         if "ibug68_3d_triangles" in c else None,
     )
 

@@ -11,8 +11,8 @@ All on the ~500 correspondence points only (``face3d.correspondence``):
    iris centre (468 / 473), measured relative to the eye's contour so that a small misfit of the lids does
    not read as a gaze; the eyeLook* lid shapes are set from the gaze and held in the solve.
 The iBUG-68 outputs project the model's landmarks: ``ibug68`` with the jaw on the silhouette under the
-fitted pose (2D, 300-W convention), ``ibug68_3d`` 68 fixed model points (3D, AFLW2000-3D convention: the jaw where the 2D convention
-puts it on the mean face seen from the front).
+fitted pose (2D, 300-W convention), ``ibug68_3d`` 68 fixed model points (3D, AFLW2000-3D convention: jaw, brows
+and nose where that dataset's own keypoint vertices lie, carried onto ICT; see ``fixed_68``).
 Deterministic: no random initialisation, no learning rate.
 """
 from __future__ import annotations
@@ -339,15 +339,15 @@ def jaw_landmarks(corr: Correspondence, theta: torch.Tensor, pose: Pose, camera:
 
 
 def fixed_68(corr: Correspondence) -> SubModel:
-    """The 68 fixed face points of the 3D convention (``ibug68_3d``): ``corr.ibug68`` with the jaw (0-16)
-    of ``corr.jaw_3d``, the surface points where AFLW2000-3D's own definition (Basel Face Model keypoint
-    vertices) puts it. A correspondence without them takes the jaw where the 2D convention puts it on the
-    mean face seen from the front, each point the nearest jaw-candidate vertex (ill-posed under the chin,
-    where the view grazes the surface). Built once per ``corr``."""
+    """The 68 fixed face points of the 3D convention (``ibug68_3d``): ``corr.ibug68_3d``, where AFLW2000-3D's
+    own definition (Basel Face Model keypoint vertices) puts the jaw, brows and nose, with ``ibug68``'s eyes
+    and lips. A correspondence without it takes ``corr.ibug68`` with the jaw where the 2D convention puts
+    it on the mean face seen from the front, each point the nearest jaw-candidate vertex (ill-posed under
+    the chin, where the view grazes the surface). Built once per ``corr``."""
     cached = getattr(corr, "_fixed68", None)
     if cached is None:
-        if corr.jaw_3d is not None:
-            jaw = corr.jaw_3d
+        if corr.ibug68_3d is not None:
+            cached = corr.ibug68_3d
         else:
             theta = torch.zeros(N_ID + N_EXP)
             camera = Camera(2000.0, 511.5, 511.5, 1024, 1024)
@@ -355,7 +355,7 @@ def fixed_68(corr: Correspondence) -> SubModel:
             outline = project(pose.apply(corr.landmarks.rows(corr.outline).points(theta)), camera)
             front = jaw_landmarks(corr, theta, pose, camera, outline)
             jaw = corr.jaw.rows(torch.cdist(front, project(pose.apply(corr.jaw.points(theta)), camera)).argmin(1))
-        cached = SubModel.cat([jaw, corr.ibug68.rows(torch.arange(17, 68))])
+            cached = SubModel.cat([jaw, corr.ibug68.rows(torch.arange(17, 68))])
         object.__setattr__(corr, "_fixed68", cached)
     return cached
 
@@ -501,8 +501,8 @@ def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitRe
 
         fixed68 = pose.apply(fixed_68(corr).points(theta))
         ibug3d = project(fixed68, camera)
-        ibug = ibug3d.clone()
-        ibug[:17] = jaw_landmarks(corr, theta, pose, camera, lm[corr.outline])
+        ibug = project(pose.apply(corr.ibug68.rows(torch.arange(17, 68)).points(theta)), camera)
+        ibug = torch.cat([jaw_landmarks(corr, theta, pose, camera, lm[corr.outline]), ibug])
         rotvec = geometry.matrix_to_axis_angle(pose.rotation[None].double())[0]
     result = FitResult(theta[:N_ID].numpy(), theta[N_ID:].numpy(), rotvec.float().numpy(),
                        pose.translation.numpy(), camera, ibug.numpy(), det.landmarks.astype(np.float32),
