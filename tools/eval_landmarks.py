@@ -2,13 +2,19 @@
 
 Two sets, each scored in its own convention (both fit outputs are printed for each): ``faces/`` is 300-W
 style (2D: jaw on the visible silhouette -> the fit's ``ibug68``), ``faces/aflw2000/`` is AFLW2000-3D
-(3D: jaw points are fixed face points -> ``ibug68_3d``). The fitted head pose (yaw, pitch) is printed so
-that large pitch (>= 30 deg) and yaw (>= 45 deg) can be read apart.
+(3D: jaw points are fixed face points -> ``ibug68_3d``). The head pose (yaw, pitch) is printed, fitted and
+reference: the dataset's own (``Pose_Para`` of a 300W-LP / AFLW2000-3D ``.mat`` beside the photo; 3DDFA's
+signs differ, only sizes are compared) or else MediaPipe's (its facial transformation matrix). The photos at
+large pitch (>= 30 deg) or yaw (>= 45 deg) by the reference pose are averaged apart: it does not depend on
+the fit being measured, so the row holds the same photos before and after a change to the fit.
 
 NME = mean point-to-point error / sqrt(w * h) of the ground-truth 68-point box, in %, for all 68 points,
 the inner 51 (18-68) and the jaw 17 (1-17). Ground truth: the iBUG ``.pts`` next to each photo (1-based
 pixel origin: 1 is subtracted). Where a photo holds several faces, the detection that overlaps the
 ground-truth box most is evaluated.
+
+Last, the expression check of the sparsity prior over every photo of both folders (largest face): the fitted
+channels above 0.1 that MediaPipe scores below 0.02.
 
     FACE3D_HOME=... python tools/eval_landmarks.py [--faces ../shared/faces]
 """
@@ -19,6 +25,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import scipy.io
+from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
@@ -30,6 +38,7 @@ from face3d.detect import Detector, load_image  # noqa: E402
 from face3d.correspondence import load_correspondence  # noqa: E402
 from face3d.fit import fit_detection  # noqa: E402
 from face3d.model import load_model  # noqa: E402
+from face3d.names import ICT_NAMES, arkit_to_ict  # noqa: E402
 
 GROUPS = {"all68": slice(0, 68), "inner51": slice(17, 68), "jaw17": slice(0, 17)}
 
@@ -75,8 +84,14 @@ def evaluate(faces: Path) -> list[tuple[str, dict, dict]]:
             from face3d.formats.fitdir import fit_params
 
             pitch, yaw, _ = fit_params(fitted)["pose"]["pitch_yaw_roll_deg"]
+            mat = pts.with_suffix(".mat")
+            if mat.is_file() and "Pose_Para" in {name for name, *_ in scipy.io.whosmat(str(mat))}:
+                mp_pitch, mp_yaw = np.degrees(scipy.io.loadmat(str(mat))["Pose_Para"][0, :2])
+            else:
+                u, _, vt = np.linalg.svd(face.transform[:3, :3].astype(np.float64))
+                mp_pitch, mp_yaw, _ = Rotation.from_matrix(u @ vt).as_euler("XYZ", degrees=True)
             rows.append((pts.stem, nme(face.landmarks[table, :2], gt), nme(fitted.ibug68, gt),
-                         nme(fitted.ibug68_3d, gt), (yaw, pitch)))
+                         nme(fitted.ibug68_3d, gt), (yaw, pitch, mp_yaw, mp_pitch)))
     return rows
 
 
@@ -91,22 +106,44 @@ def main() -> None:
             continue
         rows = evaluate(folder)
         print(f"\n### {title}\n")
-        print("| photo | fitted yaw / pitch (deg) | raw MediaPipe | fit ibug68 (2D) | fit ibug68_3d (3D) |")
+        print("| photo | yaw / pitch (deg): fitted, reference | raw MediaPipe | fit ibug68 (2D) | fit ibug68_3d (3D) |")
         print("|---|---|---|---|---|")
         for name, raw, f2, f3, pose in rows:
             mark = lambda c, k: f"**{cell(c)}**" if k == own else cell(c)  # noqa: E731
-            ang = f"{pose[0]:.0f} / {pose[1]:.0f}" if pose else "-"
+            ang = f"{pose[0]:.0f} / {pose[1]:.0f}, {pose[2]:.0f} / {pose[3]:.0f}" if pose else "-"
             print(f"| {name} | {ang} | {cell(raw)} | {mark(f2, 2)} | {mark(f3, 3)} |")
         ok = [r for r in rows if r[1]]
         mean = lambda k: {g: float(np.mean([x[k][g] for x in ok])) for g in GROUPS}  # noqa: E731
         print(f"| mean of {len(ok)} (all68 / inner51 / jaw17 %) | | {cell(mean(1))} | {mark(mean(2), 2)} | "
               f"{mark(mean(3), 3)} |")
-        hard = [r for r in ok if abs(r[4][0]) >= 45 or abs(r[4][1]) >= 30]
+        hard = [r for r in ok if abs(r[4][2]) >= 45 or abs(r[4][3]) >= 30]
         if hard:
-            print(f"| of which yaw >= 45 or pitch >= 30: {len(hard)} | | "
+            print(f"| of which yaw >= 45 or pitch >= 30 (reference): {len(hard)} ({', '.join(r[0] for r in hard)}) | | "
                   f"{cell({g: float(np.mean([x[1][g] for x in hard])) for g in GROUPS})} | "
                   f"{cell({g: float(np.mean([x[2][g] for x in hard])) for g in GROUPS})} | "
                   f"{cell({g: float(np.mean([x[3][g] for x in hard])) for g in GROUPS})} |")
+    n, found = unscored_channels([args.faces, args.faces / "aflw2000"])
+    print(f"\nexpression: {len(found)} fitted channels above 0.1 that MediaPipe scores below 0.02, over {n} photos"
+          + "".join(f"; {photo} {name} {w:.2f}" for photo, name, w in found))
+
+def unscored_channels(folders: list[Path]) -> tuple[int, list[tuple[str, str, float]]]:
+    """(photos, [(photo, ICT channel, fitted weight)]) of the fitted channels above 0.1 that MediaPipe
+    scores below 0.02, over the largest face of every photo in ``folders``."""
+    corr = load_correspondence(load_model())
+    photos = sorted(p for f in folders if f.is_dir() for p in f.iterdir() if p.suffix in (".jpg", ".png"))
+    out = []
+    with Detector("image") as det:
+        for image in photos:
+            rgb = load_image(image)
+            found = det.detect(rgb)
+            if not found:
+                continue
+            fitted = fit_detection(found[0], Camera.for_image(rgb.shape[1], rgb.shape[0], exif_focal_35mm(image)), corr)
+            scores = arkit_to_ict(found[0].blendshape_vector())
+            out += [(image.name, ICT_NAMES[i], float(fitted.expression[i])) for i in range(len(ICT_NAMES))
+                    if fitted.expression[i] > 0.1 and scores[i] < 0.02]
+    return len(photos), out
+
 
 if __name__ == "__main__":
     main()
