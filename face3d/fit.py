@@ -35,9 +35,9 @@ ROUNDS = 3  # outer rounds (contour matching, shape, pose)
 SIGMA = 0.02  # landmark noise, in units of the face size (sqrt of the landmark box area)
 HUBER = 2.0  # residuals beyond HUBER * SIGMA are down-weighted
 # Pull of the expression towards MediaPipe's blendshape scores (precision, per unit weight: 1 / 0.22^2).
-# Calibrated on rendered faces of known random expressions (40 renders, 1-3 channels, yaw up to 29 deg):
-# the mean |weight error| is 0.0675 at 5, 0.0655 at 10, 0.0644 at 20, 0.0653 at 50 (MediaPipe's scores
-# alone 0.0755).
+# Set on rendered faces of known random expressions (``tools/eval_landmarks.py --renders 40``: 1-3 channels,
+# yaw up to 29 deg): the mean |weight error| is 0.0684 at 5, 0.0664 at 10, 0.0651 at 20, 0.0658 at 50
+# (MediaPipe's scores alone 0.0755).
 EXPRESSION_PRIOR = 20.0
 UNSCORED_PRIOR = 5.0  # the same pull, towards 0, for a detection without scores: a weak generic prior
 # Sparsity: an L1 term on each expression weight (they are >= 0, so it is linear), a soft threshold of
