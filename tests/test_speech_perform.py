@@ -118,3 +118,24 @@ def test_vad_features_do_not_depend_on_chunking_and_foreign_weights_fail_in_one_
     np.savez(bad, w1=np.zeros((119, 32)), b1=np.zeros(32), w2=np.zeros((32, 1)), b2=np.zeros(1))
     with pytest.raises(AssetMissing, match="119 inputs"):
         vad.VAD(bad)
+
+
+def test_a_crowd_after_a_quiet_lead_in_leaves_the_mouth_closed():
+    # the noise floor is a windowed minimum: a bed that starts after near-silence (or swells) is not read as
+    # speech for the seconds a creeping floor would need to catch up with it
+    rng = np.random.default_rng(8)
+    quiet = 1e-4 * rng.normal(0, 1, SAMPLE_RATE).astype(np.float32)
+    bed = 0.05 * mixes.bed("applause", 8 * SAMPLE_RATE, rng, "eval")
+    w = Streamer(alive=False, head=False).run([np.concatenate([quiet, bed])])
+    gap = GAP0 + w @ GAP
+    assert (gap[30 * 4:] < 0.2).mean() > 0.9  # from 3 s on (2 s into the bed)
+
+
+def test_closure_follows_the_models_mouthclose_against_jawopen():
+    from face3d.audio.perform import Mouth, MouthConfig
+
+    w = np.zeros((3, len(ICT_NAMES)), np.float32)
+    w[:, J["jawOpen"]] = 0.2
+    w[:, J["mouthClose"]] = [0.0, 0.2 * 0.1, 0.2 * 0.5]  # no, weak (ratio 0.1), firm (0.5) closure evidence
+    c = Mouth.closure(w, MouthConfig())
+    assert c[0] == 0 and c[1] == 0 and c[2] == 1

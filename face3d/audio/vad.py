@@ -1,14 +1,17 @@
 """Voice-activity detection on the speech model's own log-mel frames: is someone speaking at a face time?
 
 A small MLP (``assets/vad.npz``, trained by ``tools/train_vad.py``) reads, per 20 ms mel frame, 16 band
-energies relative to a running per-band noise floor, the frame level relative to a running speech
-peak and the spectral stability from frame to frame (music holds its notes, a voice glides), over the last
-``CONTEXT`` frames. Mel frame k ends 20 ms after token k's audio, i.e. ``delay + 1``
-tokens after its face time, so the window reaches 80 ms past the face time it scores (the model's own
-look-ahead): the detector adds no latency. Relative features make it indifferent to gain and to a steady
-noise floor; the training mixes (speech over synthetic noise, applause, music beds, breaths, clicks)
-teach it what else is not speech. Labels were silero-vad's on clean speech (a teacher: silero itself
-runs ~30x real time on one core here, too slow for the 300x budget; this one costs ~0.1 ms a second).
+energies relative to a per-band noise floor (each band's minimum over the last ``FLOOR_S`` seconds), the
+frame level relative to a running speech peak and the spectral stability from frame to frame (music holds
+its notes, a voice glides), over the last ``CONTEXT`` frames. Mel frame k ends 20 ms after token k's audio,
+i.e. ``delay + 1`` tokens after its face time, so the window reaches 80 ms past the face time it scores (the
+model's own look-ahead): the detector adds no latency. Relative features make it indifferent to gain and to
+a steady noise floor; the training mixes (speech, dry or in a reverberant room, over synthetic noise,
+applause, a crowd's murmur, music beds, breaths, clicks) teach it what else is not speech. The floor is a
+windowed minimum, not a floor that only creeps up: one left at a quiet lead-in's level made the murmur of
+a crowd that followed it read as speech, 24 dB above the floor. Labels were silero-vad's on clean speech
+(a teacher: silero itself runs ~30x real time on one core here, too slow for the 300x budget; this one
+costs ~0.1 ms a second).
 
 Streaming: ``VAD.step(mel [M, n_mels]) -> p [M]`` carries its trackers and the context window, so any
 chunking gives the same numbers.
@@ -18,14 +21,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import minimum_filter1d
 from scipy.signal import lfilter
 
 from face3d.resources import data_path
 
 WEIGHTS = data_path("assets", "vad.npz")
 BANDS = 16
-CONTEXT = 7  # frames (140 ms): 60 ms before a face time to 80 ms after it
-FLOOR_RISE = 0.01  # ln-power per frame the noise floor may rise (~2 dB/s): speech never lifts it far
+CONTEXT = 20  # frames (400 ms): 320 ms before a face time to 80 ms after it
+FLOOR_S = 2.0  # s: the noise floor is each band's minimum over this window (speech dips to it between words)
+FLOOR_N = int(FLOOR_S * 50)  # mel frames (50 a second)
 PEAK_FALL = 0.004  # ln-power per frame the speech peak may fall (~0.9 dB/s)
 # Spectral stability: cosine similarity of consecutive frames' mean-removed log-mel shape over the bins
 # where voice harmonics are resolved. A held or decaying musical note keeps its shape (median ~0.99),
@@ -37,10 +42,11 @@ N_FEAT = BANDS + 3
 
 
 class VADState:
-    """Trackers of one stream: per-band noise floor, speech peak, the last CONTEXT-1 feature rows."""
+    """Trackers of one stream: the last FLOOR_N-1 band rows (noise floor), speech peak, the last CONTEXT-1
+    feature rows."""
 
     def __init__(self):
-        self.floor: np.ndarray | None = None
+        self.bands = np.zeros((0, BANDS), np.float32)
         self.peak: float | None = None
         self.shape: np.ndarray | None = None  # the previous frame's mean-removed unit-norm log-mel shape
         self.stable = 0.0  # running mean of the stability feature
@@ -67,24 +73,26 @@ def features(mel: np.ndarray, state: VADState) -> np.ndarray:
     out[:, BANDS + 1] = stab
     if not len(b):
         return out
-    # The trackers floor_i = min(row_i, floor_{i-1} + RISE) and peak_i = max(lvl_i, peak_{i-1} - FALL) unrolled:
-    # floor_i = RISE * i + min_{j <= i}(row_j - RISE * j) (the carried floor as j = -1), a running minimum
-    # numpy computes at once (a Python loop over frames cost as much as the transformer's attention).
+    # floor: each band's minimum over the frame and the FLOOR_N - 1 before it (fewer at the stream's start:
+    # 'nearest' repeats its first frame), with the carried rows in front so that chunking changes nothing.
+    # The tracker peak_i = max(lvl_i, peak_{i-1} - FALL) unrolled: peak_i = max_{j <= i}(lvl_j + FALL * j)
+    # - FALL * i (the carried peak as j = -1), a running maximum numpy computes at once (a Python loop over
+    # frames cost as much as the transformer's attention).
+    ext = np.concatenate([state.bands, b])
+    floor = minimum_filter1d(ext, FLOOR_N, axis=0, mode="nearest", origin=(FLOOR_N - 1) // 2)[len(state.bands):]
+    state.bands = ext[-(FLOOR_N - 1):].copy()
     i = np.arange(len(b), dtype=np.float64)[:, None]
     lvl = b.mean(1, dtype=np.float64)[:, None]
-    low = b - FLOOR_RISE * i
     high = lvl + PEAK_FALL * i
-    if state.floor is not None:
-        low[0] = np.minimum(low[0], state.floor + FLOOR_RISE)
+    if state.peak is not None:
         high[0] = max(high[0, 0], state.peak - PEAK_FALL)
-    floor = np.minimum.accumulate(low, 0) + FLOOR_RISE * i
     peak = np.maximum.accumulate(high, 0) - PEAK_FALL * i
     a = float(np.exp(-1 / (SLOW_S * 50)))  # 50 mel frames a second
     stable, _ = lfilter([1 - a], [1, -a], stab.astype(np.float64), zi=[a * state.stable])
     out[:, :BANDS] = np.clip(b - floor, 0, 12) / 4
     out[:, BANDS] = np.maximum(lvl - peak, -12)[:, 0] / 4
     out[:, BANDS + 2] = stable
-    state.floor, state.peak, state.stable = floor[-1].astype(np.float32), float(peak[-1, 0]), float(stable[-1])
+    state.peak, state.stable = float(peak[-1, 0]), float(stable[-1])
     if len(shape):
         state.shape = shape[-1].copy()
     return out
