@@ -83,6 +83,16 @@ def test_sparsity_keeps_unscored_channels_at_zero(model):
     assert abs(res.expression[JAW_OPEN] - 0.5) < 0.15 and (res.expression[SMILE] > 0.5).all()
 
 
+def test_inner_lips_follow_their_own_lip(model):
+    """ICT's neutral mouth is closed: MediaPipe's lower inner lip (14, 87, 317) must sit on the lower lip, which
+    jawOpen moves down, not on the upper one beside it (13, 82, 312); so must iBUG 66 against 62."""
+    corr = load_correspondence(model)
+    down = corr.landmarks.basis[:, 1, 100 + JAW_OPEN]
+    assert (down[[14, 87, 317]] < down[[13, 82, 312]] - 1.0).all()
+    ibug_down = corr.ibug68.basis[:, 1, 100 + JAW_OPEN]
+    assert ibug_down[66] < ibug_down[62] - 1.0
+
+
 def render(model, identity, expression, rotation, translation, camera) -> np.ndarray:
     """A shaded picture [H, W, 3] of the whole head with known parameters, on grey."""
     from face3d.overlay import render_overlay
