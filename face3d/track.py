@@ -57,11 +57,6 @@ MAX_GAP_S = 0.5  # detection gaps up to this long are interpolated; longer ones 
 # position is that of the face's centre (``FrameSolver.centre``), not the model origin ~10 cm behind it,
 # so a filtered rotation does not swing the face sideways.
 FILTER = {"expression": (1.5, 8.0, 3.0), "rotation": (5.0, 4.0, 1.0), "translation": (5.0, 1.0, 1.0)}
-# Photometric term (``track_photo``): the face's pixels against the clip's own albedo and lighting.
-# Off by default: ~6-8 ms more per frame on this CPU (the per-frame budget is 5 ms), and on real clips it
-# moves the fit away from MediaPipe's points (see tools/eval_track.py --photometric).
-PHOTOMETRIC = False
-PHOTO_ITERATIONS = 2  # Gauss-Newton steps with it, after one on the landmarks alone
 LOOK = np.array([i for i, n in enumerate(ICT_NAMES) if n.startswith("eyeLook")])
 PRIOR = np.full(N_EXP, EXPRESSION_PRIOR)  # per channel
 PRIOR[APPEARANCE] = APPEARANCE_PRIOR
@@ -216,7 +211,6 @@ class FrameSolver:
 
     def __init__(self, corr, identity: np.ndarray):
         self.corr = corr
-        self.prior = PRIOR
         self.set_identity(identity)
         self.all_fixed = np.flatnonzero(corr.weights.numpy() > 0)
         self.all_w = corr.weights.numpy()[self.all_fixed].astype(np.float64)
@@ -243,11 +237,9 @@ class FrameSolver:
         return mean + (basis.reshape(-1, N_EXP) @ e).reshape(-1, 3)
 
     def solve(self, lm: np.ndarray, scores: np.ndarray, camera: Camera, rot: np.ndarray, t: np.ndarray,
-              e: np.ndarray, iterations: int | None = None, extra=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              e: np.ndarray, iterations: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One frame: ``lm [468+, 2]`` MediaPipe pixels, ``scores [53]`` MediaPipe's ICT-order scores,
-        start pose ``rot [3, 3]``, ``t [3]`` cm and expression ``e [53]``; ``extra``: more rows of the same
-        system, ``f(rot, t, e) -> (h [59, 59], g [59])`` (or None) with ``g = -J' W r`` at that state
-        (``track_photo.PhotoTerm.frame``). Returns (rot, t, e)."""
+        start pose ``rot [3, 3]``, ``t [3]`` cm and expression ``e [53]``. Returns (rot, t, e)."""
         iterations = ITERATIONS if iterations is None else iterations
         lm = np.asarray(lm[:468, :2], np.float64)
         span = lm.max(0) - lm.min(0)
@@ -276,17 +268,13 @@ class FrameSolver:
             aw = a * w[:, None]
             h = (aw.T @ a).astype(np.float64)
             b = -(aw.T @ r).astype(np.float64) + h[:, 6:] @ e  # residual = r + a @ (step, e - e0)
-            more = extra(rot, t, e) if extra is not None else None
-            if more is not None:
-                h += more[0]
-                b += more[1] + more[0][:, 6:] @ e
-            h[6:, 6:] += np.diag(self.prior)
-            b[6:] += self.prior * scores
+            h[6:, 6:] += np.diag(PRIOR)
+            b[6:] += PRIOR * scores
             h[:6, :6] += 1e-6 * np.eye(6)
             huu, hue, hee = h[:6, :6], h[:6, 6:], h[6:, 6:]
             k = np.linalg.solve(huu, np.concatenate([hue, b[:6, None]], 1))
             reduced = hee - hue.T @ k[:, :-1]
-            curvature = np.clip(np.diag(reduced) - self.prior, 0, None)
+            curvature = np.clip(np.diag(reduced) - PRIOR, 0, None)
             rhs = b[6:] - hue.T @ k[:, -1] - threshold * np.sqrt(curvature)
             e_new = solve_bounded(reduced, rhs, lower, upper, e)
             step = k[:, -1] - k[:, :-1] @ e_new
@@ -460,11 +448,10 @@ def ict_scores(det) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------- driver
 
 def track(video, face: int = 0, fps: float | None = None, progress: bool = True, model=None, correspondence=None,
-          say=None, photometric: bool | None = None) -> Track:
+          say=None) -> Track:
     """Track a clip (path of a video or a folder of frames, see ``formats.video.open_video``): the
     ``face``-th largest face (0 = the largest). Raises BadVideo for an unreadable clip, NoFace when no
-    frame shows a face. ``photometric`` (default PHOTOMETRIC): the per-frame fit also matches the face's
-    pixels (``track_photo``), from face crops kept in the detection pass."""
+    frame shows a face."""
     from .correspondence import load_correspondence
     from .detect import Detector
     from .formats.video import open_video
@@ -478,8 +465,7 @@ def track(video, face: int = 0, fps: float | None = None, progress: bool = True,
     corr = correspondence or load_correspondence(model)
     info = clip.info
     camera = Camera.for_image(info.width, info.height)
-    photometric = PHOTOMETRIC if photometric is None else photometric
-    times, dets, crops = [], [], []
+    times, dets = [], []
     follower = FaceFollower(face)
     t_detect = time.perf_counter()
     stamp = -1
@@ -490,10 +476,6 @@ def track(video, face: int = 0, fps: float | None = None, progress: bool = True,
                 faces = detector.detect(rgb, timestamp_ms=stamp)
                 times.append(t)
                 dets.append(follower.pick(faces, t))
-                if photometric:
-                    from .track_photo import face_crop
-
-                    crops.append(None if dets[-1] is None else face_crop(rgb, dets[-1].landmarks))
                 bar.step()
         except BadInput as e:
             raise BadVideo(str(e)) from None
@@ -503,17 +485,14 @@ def track(video, face: int = 0, fps: float | None = None, progress: bool = True,
     found = np.array([d is not None for d in dets])
     if not found.any():
         raise NoFace(f"{video}: no face found in any of its {len(times)} frames")
-    result = fit_track(dets, np.asarray(times, np.float64), camera, corr, progress,
-                       crops=crops if photometric else None, model=model)
+    result = fit_track(dets, np.asarray(times, np.float64), camera, corr, progress)
     result.detect_s = detect_s  # for tools/bench_track.py
     return result
 
 
-def fit_track(dets: list, times: np.ndarray, camera: Camera, corr, progress: bool = False, crops=None,
-              model=None) -> Track:
+def fit_track(dets: list, times: np.ndarray, camera: Camera, corr, progress: bool = False) -> Track:
     """The fit stages (2-5 of the module docstring) on per-frame detections ``dets [T]`` (Detection or
-    None) at ``times [T]`` s; ``crops [T]`` (``track_photo.FaceCrop`` or None) add the photometric term
-    (``model``: the face model, default ``load_model()``)."""
+    None) at ``times [T]`` s."""
     import torch
 
     from .fit import fit_detection
@@ -522,10 +501,10 @@ def fit_track(dets: list, times: np.ndarray, camera: Camera, corr, progress: boo
     found = np.array([d is not None for d in dets])
     keys = keyframes(dets, times)
     with one_thread(), torch.no_grad(), one_blas_thread():
-        return _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection, crops, model)
+        return _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection)
 
 
-def _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection, crops=None, model=None) -> Track:
+def _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection) -> Track:
     n = len(dets)
     if True:
         fits = [fit_detection(dets[k], camera, corr) for k in keys]
@@ -537,15 +516,6 @@ def _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection, 
                      for k, (r, t, e) in zip(keys, key_state)]
         solver.set_identity(solve_identity(solver, [(dets[k].landmarks, *s) for k, s in zip(keys, key_state)],
                                            camera))
-    photo = None
-    if crops is not None:
-        from .model import load_model
-        from .track_photo import PhotoTerm
-
-        photo = PhotoTerm(model or load_model(), solver.identity)
-        key_state = [solver.solve(dets[k].landmarks, ict_scores(dets[k]), camera, r, t, e, iterations=3)
-                     for k, (r, t, e) in zip(keys, key_state)]
-        photo.estimate_albedo([crops[k] for k in keys], key_state, camera)
 
     expr = np.zeros((n, N_EXP))
     rotv = np.zeros((n, 3))
@@ -564,12 +534,7 @@ def _fit_track(dets, times, camera, corr, progress, found, keys, fit_detection, 
             scores = ict_scores(d)
             if state is None or times[i] - last > MAX_GAP_S:
                 state = _initial_state(d, camera, solver, scores)
-            if photo is None:
-                state = solver.solve(d.landmarks, scores, camera, *state)
-            else:  # the landmarks first (a wide basin), then landmarks and pixels together
-                state = solver.solve(d.landmarks, scores, camera, *state, iterations=1)
-                state = solver.solve(d.landmarks, scores, camera, *state, iterations=PHOTO_ITERATIONS,
-                                     extra=photo.frame(crops[i], camera))
+            state = solver.solve(d.landmarks, scores, camera, *state)
             fit_ms[i] = (time.perf_counter() - t0) * 1000
             fit_cpu[i] = (time.thread_time() - c0) * 1000
             last = times[i]
@@ -764,7 +729,7 @@ class _bar:
 
 
 def track_video(video, output, face: int = 0, overlay: bool = True, overwrite: bool = False, fps: float | None = None,
-                progress: bool = True, photometric: bool | None = None) -> Path:
+                progress: bool = True) -> Path:
     """``face3d track VIDEO -o DIR``: check the output folder first, track, write the folder atomically."""
     from .formats.atomic import check_output_dir, output_path
 
@@ -779,7 +744,7 @@ def track_video(video, output, face: int = 0, overlay: bool = True, overwrite: b
         raise OutputExists(f"{output}: already holds face3d output", replaceable=True)
     if face < 0:
         raise BadInput(f"--face {face}: faces are numbered from 0 (the largest)")
-    result = track(video, face=face, fps=fps, progress=progress, photometric=photometric)
+    result = track(video, face=face, fps=fps, progress=progress)
     return save_track(result, output, video=video, overwrite=overwrite, overlay=overlay, progress=progress)
 
 
@@ -839,7 +804,7 @@ def track_inputs(inputs: list) -> tuple[list[Path], bool]:
 
 def track_item(video: str, folder: str, overwrite: bool = False, progress: bool = False, **options) -> str:
     """One batch item (the work function of ``face3d.batch``): ``track_video`` into ``folder``, without
-    progress bars. ``options``: those of ``track_video`` (face, overlay, fps, photometric)."""
+    progress bars. ``options``: those of ``track_video`` (face, overlay, fps)."""
     return str(track_video(video, folder, overwrite=overwrite, progress=progress, **options))
 
 

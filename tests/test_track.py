@@ -177,16 +177,12 @@ def test_synthetic_ground_truth_short():
         clip = Path(tmp) / "syn.mp4"
         truth = tool.synthesize(clip, seconds=2.0, fps=25.0, size=(320, 240))
         s = tool.score_synthetic(track(clip, progress=False), truth)
-        photo = tool.score_synthetic(track(clip, progress=False, photometric=True), truth)
     assert s["detected"] > 0.9
     # Regression guards below the level measured now (2 s, 320x240: jawOpen 0.83, blink 0.95 / 0.85, head
     # 4.0 degrees); the targets (r >= 0.9, head <= 2 degrees) are not all met yet
     # (tools/eval_track.py reports the full clip).
     assert s["r_jawOpen"] > 0.7 and s["r_eyeBlink_L"] > 0.7 and s["r_eyeBlink_R"] > 0.7, s
     assert s["head_error_deg_median"] < 5.0, s
-    # The photometric option (face3d.track_photo) tracks the same clip at least as well on the jaw and head.
-    assert photo["r_jawOpen"] > 0.7 and photo["r_eyeBlink_L"] > 0.7 and photo["r_eyeBlink_R"] > 0.7, photo
-    assert photo["head_error_deg_median"] < 5.0, photo
 
 
 # ---------------------------------------------------------------------------------------------- bad input

@@ -1,7 +1,7 @@
 """Speed of ``face3d track`` at 640x480: end to end (decode + detection + fit, no overlay) in frames per
 second, the per-frame fit alone (ms), and the overlay video's cost per frame apart.
 
-    nice .venv/bin/python tools/bench_track.py [--clip ../shared/video/liveportrait_d3.mp4] [--seconds 5] [--photometric]
+    nice .venv/bin/python tools/bench_track.py [--clip ../shared/video/liveportrait_d3.mp4] [--seconds 5]
 
 The clip is first re-encoded at 640x480 (H.264) so that decoding costs what a 640x480 file costs. Wall
 time and process CPU time are both reported: on a shared machine the wall time also counts the other
@@ -43,7 +43,6 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clip", default=str(SHARED / "video" / "liveportrait_d3.mp4"))
     ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--photometric", action="store_true", help="with the photometric term (face3d.track_photo)")
     args = ap.parse_args(argv)
     from face3d.correspondence import load_correspondence
     from face3d.model import load_model
@@ -54,16 +53,15 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "bench.mp4"
         n = make_clip(Path(args.clip), clip, args.seconds)
-        opts = dict(progress=False, model=model, correspondence=corr, photometric=args.photometric)
-        track(clip, **opts)  # warm-up: MediaPipe graph, caches
+        track(clip, progress=False, model=model, correspondence=corr)  # warm-up: MediaPipe graph, caches
         wall, cpu = time.perf_counter(), time.process_time()
-        r = track(clip, **opts)
+        r = track(clip, progress=False, model=model, correspondence=corr)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         ow = time.perf_counter()
         write_overlay(Path(tmp) / "overlay.mp4", r, clip, model, progress=False)
         ow = time.perf_counter() - ow
     fit = r.fit_ms[r.detected]
-    print(f"640x480, {n} frames{' (photometric)' if args.photometric else ''} ({args.seconds:.1f} s of {Path(args.clip).name}), {machine()}")
+    print(f"640x480, {n} frames ({args.seconds:.1f} s of {Path(args.clip).name}), {machine()}")
     print(f"end to end (decode + detect + fit, no overlay): {n / wall:.1f} frames/s wall, {n / cpu:.1f} frames/s "
           f"of process CPU time")
     print(f"  decode + detect: {r.detect_s / n * 1000:.1f} ms/frame wall")

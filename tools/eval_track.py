@@ -2,7 +2,6 @@
 
     .venv/bin/python tools/eval_track.py                    # every ../shared/video clip + the synthetic clip
     .venv/bin/python tools/eval_track.py --synthetic-only --seconds 4
-    .venv/bin/python tools/eval_track.py --photometric      # with the photometric term (face3d.track_photo)
 
 Real clips: mean frame-to-frame second difference |p[t+1] - 2 p[t] + p[t-1]| of the 68 landmarks, pixels,
 for (a) MediaPipe's own 68 (its points at the published iBUG ids), (b) the tracker's model points at the
@@ -218,7 +217,6 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=6.0, help="length of the synthetic clip")
     ap.add_argument("--clips", nargs="*", help="real clips (default: every ../shared/video/*.mp4)")
     ap.add_argument("--json", help="write the figures here")
-    ap.add_argument("--photometric", action="store_true", help="track with the photometric term (track_photo)")
     args = ap.parse_args(argv)
     from face3d.correspondence import load_correspondence
     from face3d.model import load_model
@@ -232,7 +230,7 @@ def main(argv=None) -> int:
               f"{'dist%':>6s} {'fit ms':>6s}")
         for clip in clips:
             t0 = time.time()
-            r = jitter(track(clip, progress=False, photometric=args.photometric), corr)
+            r = jitter(track(clip, progress=False), corr)
             r["seconds"] = time.time() - t0
             report[clip.name] = r
             print(f"{clip.name:34s} {r['frames']:6d} {r['jitter_mediapipe_px']:7.3f} {r['jitter_raw_fit_px']:7.3f} "
@@ -242,7 +240,7 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             clip = Path(tmp) / "synthetic.mp4"
             truth = synthesize(clip, args.seconds)
-            s = score_synthetic(track(clip, progress=False, photometric=args.photometric), truth)
+            s = score_synthetic(track(clip, progress=False), truth)
         report["synthetic"] = s
         print("synthetic: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()))
     if args.json:
