@@ -48,6 +48,8 @@ CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
 # Non-skin parts textured from the photo where it sees them (the procedural texture elsewhere).
 INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_socket", "eyelashes_left",
             "eyelashes_right")
+SHARPNESS = 2.0  # several photos: each texel's photos weighted by trust * confidence ** SHARPNESS
+TRUST = True
 SPLAT_STEP, SPLAT_FILL, SPLAT_FULL = 4, 4, 0.6  # their atlas grid, hole-closing levels, weight seen in full
 FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0))  # iBUG ranges (brows, eyes, lips) and radius (cm)
 
@@ -389,7 +391,8 @@ class Observation:
     """What one photo says about the albedo: ``texel [N, 3]`` linear albedo of the atlas's skin texels
     (``skin_texels``) with confidence ``texel_w [N]``, and the same per vertex ``vertex [V, 3]``,
     ``vertex_w [V]``; ``sh [9, 3]``; ``skin [h, w]`` the mask over ``crop``; ``iris [3] | None``;
-    ``interior [G, 3]`` / ``interior_w [G]`` the photo's eyes and mouth (``_interior_splat``)."""
+    ``interior [G, 3]`` / ``interior_w [G]`` the photo's eyes and mouth (``_interior_splat``); ``trust``
+    the weight of the photo among several (``harmonise``)."""
 
     texel: np.ndarray
     texel_w: np.ndarray
@@ -401,6 +404,7 @@ class Observation:
     iris: np.ndarray | None
     interior: np.ndarray | None = None
     interior_w: np.ndarray | None = None
+    trust: float = 1.0
 
 
 def _skin_texels(model, texels) -> np.ndarray:
@@ -599,18 +603,17 @@ def _bary_at(view: View, ys, xs, tri, verts, camera) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- albedo
 
-def compose_albedo(model, observations: list[Observation], sharpness: float = 2.0) -> np.ndarray:
+def compose_albedo(model, observations: list[Observation], sharpness: float | None = None) -> np.ndarray:
     """One linear-RGB albedo atlas ``[ATLAS_H, ATLAS_W, 3]`` float32 from one or more photos' observations:
     each texel weighted by ``confidence ** sharpness`` (the photos that see it best win), then its mirror
     texel, then the smooth surface fill; procedural eyes, teeth and mouth."""
     atlas = atlas_data(model)
     texels, sel = atlas.texels, atlas.skin
-    p = sharpness
-    wsum = sum(o.texel_w ** p for o in observations) + 1e-12
-    a = sum(o.texel * (o.texel_w ** p)[:, None] for o in observations) / wsum[:, None]
+    p = SHARPNESS if sharpness is None else sharpness
+
+    a = _blend(observations, "texel", p)
     w = np.max([o.texel_w for o in observations], 0)
-    vsum = sum(o.vertex_w ** p for o in observations) + 1e-12
-    av = sum(o.vertex * (o.vertex_w ** p)[:, None] for o in observations) / vsum[:, None]
+    av = _blend(observations, "vertex", p)
     wv = np.max([o.vertex_w for o in observations], 0)
 
     # Mirror: per vertex, then per texel through the vertices' mirrored UVs.
@@ -644,15 +647,36 @@ def compose_albedo(model, observations: list[Observation], sharpness: float = 2.
     if seen:
         # The eyes and mouth where a photo sees them: its de-lit colours, blended into the procedural rest.
         gh, gw = tx.ATLAS_H // SPLAT_STEP, tx.ATLAS_W // SPLAT_STEP
-        acc = sum(o.interior for o in seen).reshape(gh, gw, 3)
-        wsum = sum(o.interior_w for o in seen).reshape(gh, gw, 1)
-        img = _pull_push(torch.from_numpy(np.concatenate([acc, wsum], -1)).permute(2, 0, 1)[None])
+        # Each photo's splats closed on their own, then per texel the photos that see it best (its own
+        # gaze and mouth: a blend of several would match none).
+        filled = [_pull_push(torch.from_numpy(np.concatenate([o.interior, o.interior_w[:, None]], -1)
+                                              .reshape(gh, gw, 4)).permute(2, 0, 1)[None]) for o in seen]
+        if len(filled) == 1:
+            img = filled[0]
+        else:
+            # Confidence: coverage times how much of the eyes and mouth the photo shows (pixels, facing).
+            seen_px = np.array([float(o.interior_w.sum()) for o in seen])
+            k = torch.stack([(f[:, 3:] * float(q)) ** (2 * p) * o.trust
+                             for f, q, o in zip(filled, seen_px / max(seen_px.max(), 1e-9), seen)])
+            colour = sum(f[:, :3] * kk for f, kk in zip(filled, k)) / k.sum(0).clamp_min(1e-12)
+            img = torch.cat([colour, torch.stack([f[:, 3:] for f in filled]).max(0).values], 1)
         up = torch.nn.functional.interpolate(img, scale_factor=SPLAT_STEP, mode="bilinear", align_corners=False)
         up = up[0].permute(1, 2, 0).reshape(-1, 4).numpy()[atlas.proc_index]
         cover = up[:, 3:].clip(0, 1)
         proc = proc * (1 - cover) + up[:, :3] * cover
     flat[atlas.proc_index] = proc.clip(0, 1)
     return full
+
+
+def _blend(observations: list[Observation], kind: str, p: float) -> np.ndarray:
+    """Per texel (``kind`` "texel") or vertex ("vertex") the photos' values weighted by ``trust *
+    confidence ** p`` (one photo: its values)."""
+    if len(observations) == 1:
+        return getattr(observations[0], kind)
+    k = [o.trust * getattr(o, kind + "_w").astype(np.float64) ** p for o in observations]
+    total = sum(k)
+    out = sum(getattr(o, kind) * kk[:, None] for o, kk in zip(observations, k)) / np.maximum(total, 1e-300)[:, None]
+    return np.where(total[:, None] > 0, out, 0).astype(np.float32)
 
 
 def _pull_push(x: torch.Tensor) -> torch.Tensor:
@@ -710,10 +734,47 @@ def refine_same_person(rgbs: list[np.ndarray], results: list[FitResult], model) 
     """Several photos of one person: one albedo (each texel from the photos that see it best), lighting
     and skin mask per photo. (The results should share one identity: ``face3d.pipeline`` fits them so.)"""
     with torch.no_grad():
-        obs = [observe(rgb, r, model) for rgb, r in zip(rgbs, results)]
+        obs = harmonise([observe(rgb, r, model) for rgb, r in zip(rgbs, results)])
         albedo = _to_uint8(compose_albedo(model, obs))
     return [dataclasses.replace(r, albedo=albedo, lighting=o.sh, skin=_photo_mask(o, rgb.shape[:2]))
             for r, o, rgb in zip(results, obs, rgbs)]
+
+
+def harmonise(observations: list[Observation], reference: int | None = None) -> list[Observation]:
+    """Several photos of one person: a photo alone cannot tell its light's colour and strength from its
+    albedo's, so each photo's albedo is brought to the best-seeing photo's by one per-channel gain (least
+    squares over the skin texels both see well) and its lighting divided by it: every photo's re-render
+    stays as it was, and the photos' albedos can be blended. ``reference``: the photo whose albedo the others
+    are brought to (default: the one that sees the most skin)."""
+    if len(observations) < 2:
+        return observations
+    if reference is None:
+        reference = int(np.argmax([o.texel_w.sum() for o in observations]))
+    ref = observations[reference]
+    out, spread = [], []
+    for o in observations:
+        both = np.minimum(o.texel_w, ref.texel_w)
+        m = both > 0.5
+        if o is ref or m.sum() < 200:
+            out.append(o)
+            spread.append(None if o is not ref else 0.0)
+            continue
+        x, y, k = o.texel[m].astype(np.float64), ref.texel[m].astype(np.float64), both[m, None]
+        g = np.clip((k * x * y).sum(0) / np.maximum((k * x * x).sum(0), 1e-12), 0.5, 2.0)
+        # How far this photo's de-lit skin is from the reference's (relative): misregistration, mostly.
+        spread.append(float((k * np.abs(x * g - y)).sum() / max((k * y).sum(), 1e-12)))
+        g = g.astype(np.float32)
+        out.append(dataclasses.replace(
+            o, texel=o.texel * g, vertex=o.vertex * g, sh=(o.sh / g).astype(np.float32),
+            iris=None if o.iris is None else o.iris * g,
+            interior=None if o.interior is None else o.interior * g))
+    # Trust: inverse variance of that spread, the reference as trusted as the closest other photo.
+    known = [d for d in spread if d]
+    if TRUST and known:
+        floor = min(known)
+        out = [dataclasses.replace(o, trust=float((floor / max(d, floor)) ** 2) if d is not None else 1.0)
+               for o, d in zip(out, spread)]
+    return out
 
 
 _SRGB_LUT = []

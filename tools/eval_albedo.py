@@ -19,7 +19,9 @@ photos of one person. Every figure runs the project's own ``detect -> fit -> ref
    (``tools/eval_landmarks.py``) before and after refine.
 3. **Several photos** (``multi``): frames of one clip at the extreme and middle head turns, fitted with one
    identity: the re-render PSNR of every frame with the albedo of all frames together vs. with each single
-   frame's albedo (lighting and geometry per frame are the same in both: ``refine.observe`` is per photo).
+   frame's albedo (geometry per frame the same in both; the lighting per frame ``refine.observe``'s,
+   brought to the albedo's colour by ``refine.harmonise``: for a single frame's albedo with that frame as
+   the reference).
 
 Times: refine seconds per image (wall) beside the landmark fit's, with the machine's load.
 
@@ -424,13 +426,19 @@ def multi(det: Detector, quick: bool) -> dict:
         fits = [dataclasses.replace(f, identity=identity) for _, _, f in frames]
         rgbs = [rgb for _, rgb, _ in frames]
         joint, t_joint = timed(lambda: rf.refine_same_person(rgbs, fits, model))
-        singles = [rf.refine_same_person([rgb], [f], model)[0].albedo for rgb, f in zip(rgbs, fits)]
-        albedos = [("all frames", joint[0].albedo)] + [(f"frame {i} only (yaw {frames[i][0]:.0f})", a)
-                                                        for i, a in enumerate(singles)]
+        with torch.no_grad():
+            obs = [rf.observe(rgb, f, model) for rgb, f in zip(rgbs, fits)]
+        # A single frame's albedo re-renders every frame under that frame's light brought to its colour
+        # (refine.harmonise with it as the reference: the best light a single frame's albedo can have).
+        albedos = [("all frames", joint[0].albedo, [j.lighting for j in joint])]
+        for i in range(len(frames)):
+            lit = rf.harmonise(obs, reference=i)
+            albedos.append((f"frame {i} only (yaw {frames[i][0]:.0f})", rf._to_uint8(rf.compose_albedo(model, [lit[i]])),
+                            [o.sh for o in lit]))
         rows, means = [], []
-        for label, albedo in albedos:
-            scores = [rf.reprojection_scores(rgb, dataclasses.replace(j, albedo=albedo), model)[0]
-                      for rgb, j in zip(rgbs, joint)]
+        for label, albedo, shs in albedos:
+            scores = [rf.reprojection_scores(rgb, dataclasses.replace(j, albedo=albedo, lighting=sh), model)[0]
+                      for rgb, j, sh in zip(rgbs, joint, shs)]
             means.append(float(np.mean(scores)))
             rows.append([label] + scores + [means[-1]])
         print(f"\n### Several photos: {name}, {len(frames)} frames at yaw "
