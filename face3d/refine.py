@@ -637,8 +637,9 @@ def compose_albedo(model, observations: list[Observation], sharpness: float | No
     values = np.zeros((len(texels.index), 3), np.float32)
     values[sel] = comb * alpha + base * (1 - alpha)
     small = tx.to_image(texels, values)
-    full = torch.nn.functional.interpolate(torch.from_numpy(small).permute(2, 0, 1)[None], scale_factor=OBSERVE_STEP,
-                                           mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    full = small
+    for _ in range(OBSERVE_STEP // 2):
+        full = upsample2(full)
     iris = [o.iris for o in observations if o.iris is not None]
     iris = np.asarray(np.median(iris, 0) if iris else tx.IRIS_DEFAULT, np.float32)
     flat = full.reshape(-1, 3)
@@ -649,19 +650,19 @@ def compose_albedo(model, observations: list[Observation], sharpness: float | No
         gh, gw = tx.ATLAS_H // SPLAT_STEP, tx.ATLAS_W // SPLAT_STEP
         # Each photo's splats closed on their own, then per texel the photos that see it best (its own
         # gaze and mouth: a blend of several would match none).
-        filled = [_pull_push(torch.from_numpy(np.concatenate([o.interior, o.interior_w[:, None]], -1)
-                                              .reshape(gh, gw, 4)).permute(2, 0, 1)[None]) for o in seen]
+        filled = [_pull_push(np.concatenate([o.interior, o.interior_w[:, None]], -1).reshape(gh, gw, 4))
+                  for o in seen]
         if len(filled) == 1:
             img = filled[0]
         else:
             # Confidence: coverage times how much of the eyes and mouth the photo shows (pixels, facing).
             seen_px = np.array([float(o.interior_w.sum()) for o in seen])
-            k = torch.stack([(f[:, 3:] * float(q)) ** (2 * p) * o.trust
-                             for f, q, o in zip(filled, seen_px / max(seen_px.max(), 1e-9), seen)])
-            colour = sum(f[:, :3] * kk for f, kk in zip(filled, k)) / k.sum(0).clamp_min(1e-12)
-            img = torch.cat([colour, torch.stack([f[:, 3:] for f in filled]).max(0).values], 1)
-        up = torch.nn.functional.interpolate(img, scale_factor=SPLAT_STEP, mode="bilinear", align_corners=False)
-        up = up[0].permute(1, 2, 0).reshape(-1, 4).numpy()[atlas.proc_index]
+            k = [(f[..., 3:] * q) ** (2 * p) * o.trust for f, q, o in zip(filled, seen_px / max(seen_px.max(), 1e-9), seen)]
+            colour = sum(f[..., :3] * kk for f, kk in zip(filled, k)) / np.maximum(sum(k), 1e-12)
+            img = np.concatenate([colour, np.max([f[..., 3:] for f in filled], 0)], -1).astype(np.float32)
+        for _ in range(SPLAT_STEP // 2):
+            img = upsample2(img)
+        up = img.reshape(-1, 4)[atlas.proc_index]
         cover = up[:, 3:].clip(0, 1)
         proc = proc * (1 - cover) + up[:, :3] * cover
     flat[atlas.proc_index] = proc.clip(0, 1)
@@ -679,27 +680,39 @@ def _blend(observations: list[Observation], kind: str, p: float) -> np.ndarray:
     return np.where(total[:, None] > 0, out, 0).astype(np.float32)
 
 
-def _pull_push(x: torch.Tensor) -> torch.Tensor:
-    """Splatted colour sums and weights ``x [1, 4, h, w]`` -> colour and coverage ``[1, 4, h, w]`` with the
-    holes between the splats closed from ``SPLAT_FILL`` coarser levels (a coarse cell fills its fine cells
-    where a quarter of it is seen; no colour spreads far beyond what the photo saw)."""
-    f = torch.nn.functional
-    pyramid = [x]
-    for k in range(SPLAT_FILL):
-        pyramid.append(f.avg_pool2d(pyramid[-1], 2) * 4)
+def _pull_push(x: np.ndarray) -> np.ndarray:
+    """Splatted colour sums and weights ``x [h, w, 4]`` -> colour and coverage ``[h, w, 4]`` with the holes
+    between the splats closed from ``SPLAT_FILL`` coarser levels (a coarse cell fills its fine cells where
+    a quarter of it is seen; no colour spreads far beyond what the photo saw)."""
+    pyramid = [x.astype(np.float32)]
+    for _ in range(SPLAT_FILL):
+        y = pyramid[-1]
+        pyramid.append(y.reshape(y.shape[0] // 2, 2, y.shape[1] // 2, 2, 4).sum((1, 3)))
     out = None
     for k in range(SPLAT_FILL, -1, -1):
         level = pyramid[k]
-        w = level[:, 3:]
-        a = (w / (SPLAT_FULL * (4 ** k if k else 1) / (4 if k else 1))).clamp(0, 1)
-        c = level[:, :3] / w.clamp_min(1e-9)
+        w = level[..., 3:]
+        a = np.clip(w / (SPLAT_FULL * (4 ** k / 4 if k else 1)), 0, 1)
+        c = level[..., :3] / np.maximum(w, 1e-9)
         if out is not None:
-            up = f.interpolate(out, scale_factor=2, mode="bilinear", align_corners=False)
-            a_up = up[:, 3:] * (1 - a)
-            c = (c * a + up[:, :3] * a_up) / (a + a_up).clamp_min(1e-9)
+            up = upsample2(out)
+            a_up = up[..., 3:] * (1 - a)
+            c = (c * a + up[..., :3] * a_up) / np.maximum(a + a_up, 1e-9)
             a = a + a_up
-        out = torch.cat([c, a], 1)
+        out = np.concatenate([c, a], -1).astype(np.float32)
     return out
+
+
+def upsample2(x: np.ndarray) -> np.ndarray:
+    """``[h, w, C]`` -> ``[2h, 2w, C]`` bilinear (pixel centres, edges clamped: torch's ``interpolate(...,
+    align_corners=False)``), in numpy: torch's CPU kernel gives other bits on 1 and on 2 threads."""
+    def axis(y, ax):
+        prev = np.concatenate([np.take(y, [0], ax), np.take(y, np.arange(y.shape[ax] - 1), ax)], ax)
+        nxt = np.concatenate([np.take(y, np.arange(1, y.shape[ax]), ax), np.take(y, [-1], ax)], ax)
+        even, odd = 0.75 * y + 0.25 * prev, 0.75 * y + 0.25 * nxt
+        return np.stack([even, odd], ax + 1).reshape(y.shape[:ax] + (2 * y.shape[ax],) + y.shape[ax + 1:])
+
+    return axis(axis(np.asarray(x, np.float32), 0), 1)
 
 
 def _mirror_texels(model, texels, sel: np.ndarray) -> np.ndarray:
