@@ -13,8 +13,10 @@ point; the many head poses pin down all three axes). This removes systematic dif
 MediaPipe puts a point and where the canonical-mesh registration put it.
 
     FACE3D_HOME=... python tools/build_correspondence.py [--shared ../shared] [-o assets/correspondence.npz]
+                                                         [--keypoints-only assets/correspondence.npz]
 
-(About 3 minutes on 2 cores: it decodes the videos and fits ~250 faces three times. Deterministic.)
+(About 3 minutes on 2 cores: it decodes the videos and fits ~250 faces three times. Deterministic.
+``--keypoints-only`` redoes only the last step, the AFLW2000-3D keypoints, on an existing file.)
 
 Stored arrays (468 = MediaPipe mesh points; the 10 iris points are not used by the fit):
     triangles int32 [468, 3]       ICT vertex ids of the triangle each point lies in
@@ -281,7 +283,6 @@ def build(shared: Path) -> dict[str, np.ndarray]:
                   outline=np.array(OUTLINE, np.int32),
                   mediapipe68=np.array(MEDIAPIPE_68, np.int32), jaw_candidates=jaw_candidates(model))
     arrays = refine(model, with_ibug68(model, arrays), sample_faces(shared))
-    arrays = with_ibug68(model, arrays)
     return with_ibug68_3d(model, arrays, shared / "faces" / "aflw2000")
 
 
@@ -297,36 +298,62 @@ def with_ibug68(model, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return dict(arrays, ibug68_triangles=tri, ibug68_barycentric=bary)
 
 
-def with_ibug68_3d(model, arrays: dict[str, np.ndarray], folder: Path) -> dict[str, np.ndarray]:
-    """Add ``ibug68_3d_triangles`` / ``ibug68_3d_barycentric`` [68, 3]: the 68 points of the 3D convention
-    as AFLW2000-3D defines them. Its ``pt3d_68`` are the Basel Face Model's 68 keypoint vertices under the
-    dataset's own 3DMM fit of each photo (fixed vertices: the convention itself). For each ``.mat`` in
-    ``folder``, the photo is fitted, the 68 points are registered to the fitted face by the 51 inner ones
-    (a similarity: the scaled-orthographic projection keeps x, y and depth up to one scale), and each point
-    is taken to the nearest vertex of the fitted face; those vertices' neutral positions are averaged over
-    the photos, made left-right symmetric and embedded on the neutral surface. The jaw, brows and nose
-    (IBUG68_3D_FROM_BFM) take these points; the eyes and lips keep ``ibug68``'s, which follow the lids and
-    lips as MediaPipe tracks them. ``ibug68`` (2D) takes the brows too (IBUG68_FROM_BFM). The .pts ground
-    truth is not read. Without such files the arrays are left out (the fit then uses ``ibug68`` with a
-    frontal-silhouette jaw)."""
+def aflw_photos(folder: Path) -> list[tuple[Path, Path]]:
+    """(photo, .mat) of each AFLW2000-3D photo in ``folder`` whose ``.mat`` holds ``pt3d_68``."""
     import scipy.io
+
+    mats = sorted(p for p in folder.glob("*.mat") if "pt3d_68" in {name for name, *_ in scipy.io.whosmat(str(p))})
+    return [(next(p for p in sorted(folder.glob(m.stem + ".*")) if p.suffix in (".jpg", ".png")), m) for m in mats]
+
+
+def read_pt3d(mat: Path) -> np.ndarray:
+    """AFLW2000-3D's ``pt3d_68`` of a ``.mat``: [68, 3] x, y (pixels), depth."""
+    import scipy.io
+
+    return scipy.io.loadmat(str(mat))["pt3d_68"].T.astype(np.float64)
+
+
+def carry_keypoints(model, corr, pts: np.ndarray, result) -> np.ndarray:
+    """AFLW2000-3D's 68 keypoints of one photo carried onto ICT's neutral face: ``pts [68, 3]``
+    (``read_pt3d``) are the Basel Face Model's keypoint vertices under the dataset's own 3DMM fit of the
+    photo, ``result`` the ``FitResult`` of the same face with ``corr`` (whose ``ibug68`` must be
+    ``with_ibug68``'s: ICT's Multi-PIE brows and nose, the embedded MediaPipe eyes and lips). The 68 points
+    are registered to the fitted face by the 51 inner ones (a similarity: the scaled-orthographic projection
+    keeps x, y and depth up to one scale; the depth's sign is not documented, so the better of both is
+    taken), and each point is taken to the nearest vertex of the fitted face (narrow face). Returns the
+    neutral positions [68, 3] of those vertices."""
     import torch
+
+    theta = torch.from_numpy(np.r_[result.identity, result.expression]).float()
+    n_face = model.regions["narrow_face"][1]
+    with torch.no_grad():
+        face = model(theta[None, :100], theta[None, 100:]).vertices[0].numpy()[:n_face]
+    inner = corr.ibug68.points(theta)[17:].double().numpy()
+    best = None
+    for depth_sign in (1.0, -1.0):  # image y is down
+        q = pts * [1.0, -1.0, depth_sign]
+        s, r, t = similarity(q[17:], inner)
+        err = np.linalg.norm(s * q[17:] @ r.T + t - inner, axis=1).mean()
+        if np.linalg.det(r) > 0 and (best is None or err < best[0]):
+            best = (err, s * q @ r.T + t)
+    pick = np.linalg.norm(face[None] - best[1][:, None], axis=2).argmin(1)
+    return model.neutral.numpy().astype(np.float64)[pick]
+
+
+def aflw_keypoints(model, arrays: dict[str, np.ndarray], folder: Path) -> dict[str, np.ndarray]:
+    """Photo name -> ``carry_keypoints`` [68, 3] for each AFLW2000-3D photo in ``folder`` (``aflw_photos``)
+    that a face is found in (the detection that holds most of its ``pt3d_68``), fitted with ``arrays``'
+    correspondence. The .pts ground truth is not read."""
     from face3d.camera import Camera, exif_focal_35mm
     from face3d.correspondence import make_correspondence
     from face3d.detect import Detector, load_image
     from face3d.fit import fit_detection
 
-    mats = sorted(p for p in folder.glob("*.mat") if "pt3d_68" in {name for name, *_ in scipy.io.whosmat(str(p))})
-    if not mats:
-        return arrays
-    corr = make_correspondence(model, arrays)
-    ict_v = model.neutral.numpy().astype(np.float64)
-    n_face = model.regions["narrow_face"][1]
-    picks = []
+    corr = make_correspondence(model, with_ibug68(model, arrays))
+    out = {}
     with Detector("image") as det:
-        for mat in mats:
-            image = next(p for p in sorted(folder.glob(mat.stem + ".*")) if p.suffix in (".jpg", ".png"))
-            pts = scipy.io.loadmat(str(mat))["pt3d_68"].T.astype(np.float64)  # [68, 3]: x, y (pixels), depth
+        for image, mat in aflw_photos(folder):
+            pts = read_pt3d(mat)
             rgb = load_image(image)
             found = det.detect(rgb)
             if not found:
@@ -335,21 +362,21 @@ def with_ibug68_3d(model, arrays: dict[str, np.ndarray], folder: Path) -> dict[s
                                              (pts[:, 1] >= d.box[1]) & (pts[:, 1] <= d.box[3])))
             res = fit_detection(max(found, key=inside), Camera.for_image(rgb.shape[1], rgb.shape[0],
                                                                          exif_focal_35mm(image)), corr)
-            theta = torch.from_numpy(np.r_[res.identity, res.expression]).float()
-            with torch.no_grad():
-                face = model(theta[None, :100], theta[None, 100:]).vertices[0].numpy()[:n_face]
-            inner = corr.ibug68.points(theta)[17:].double().numpy()
-            best = None
-            for depth_sign in (1.0, -1.0):  # image y is down; the depth's sign is not documented
-                q = pts * [1.0, -1.0, depth_sign]
-                s, r, t = similarity(q[17:], inner)
-                err = np.linalg.norm(s * q[17:] @ r.T + t - inner, axis=1).mean()
-                if np.linalg.det(r) > 0 and (best is None or err < best[0]):
-                    best = (err, s * q @ r.T + t)
-            picks.append(np.linalg.norm(face[None] - best[1][:, None], axis=2).argmin(1))
-    if not picks:
+            out[image.stem] = carry_keypoints(model, corr, pts, res)
+    return out
+
+
+def with_keypoints(model, arrays: dict[str, np.ndarray], carried: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` with the rows of ``ibug68`` (IBUG68_FROM_BFM) and ``ibug68_3d`` (IBUG68_3D_FROM_BFM) taken
+    from AFLW2000-3D's keypoints carried onto ICT (``carried``: one [68, 3] per photo, ``carry_keypoints``):
+    averaged over the photos, made left-right symmetric and embedded on the neutral surface; the other rows
+    of ``ibug68_3d`` are ``with_ibug68``'s. Without photos, ``ibug68_3d`` is left out (the fit then uses
+    ``ibug68`` with a frontal-silhouette jaw)."""
+    arrays = with_ibug68(model, {k: v for k, v in arrays.items() if not k.startswith("ibug68")})
+    if not len(carried):
         return arrays
-    mean = ict_v[np.array(picks)].mean(0)  # [68, 3]
+    ict_v = model.neutral.numpy().astype(np.float64)
+    mean = np.mean(carried, axis=0)  # [68, 3]
     mean = 0.5 * (mean + mean[IBUG68_MIRROR] * [-1.0, 1.0, 1.0])  # ICT's neutral is symmetric about x = 0
     tri, bary = embed(mean, ict_v, model.region_faces("narrow_face"))
     out = dict(arrays)
@@ -357,16 +384,40 @@ def with_ibug68_3d(model, arrays: dict[str, np.ndarray], folder: Path) -> dict[s
         t, b = arrays["ibug68_triangles"].copy(), arrays["ibug68_barycentric"].copy()
         t[rows], b[rows] = tri[rows], bary[rows]
         out[f"{name}_triangles"], out[f"{name}_barycentric"] = t, b
-    print(f"brows (both conventions), 3D-convention jaw and nose from {len(picks)} AFLW2000-3D fits")
     return out
+
+
+def with_ibug68_3d(model, arrays: dict[str, np.ndarray], folder: Path) -> dict[str, np.ndarray]:
+    """Add ``ibug68_3d_triangles`` / ``ibug68_3d_barycentric`` [68, 3]: the 68 points of the 3D convention
+    as AFLW2000-3D defines them. Its ``pt3d_68`` are the Basel Face Model's 68 keypoint vertices under the
+    dataset's own 3DMM fit of each photo (fixed vertices: the convention itself); each photo in ``folder``
+    is fitted and its keypoints carried onto ICT (``aflw_keypoints``), then combined (``with_keypoints``):
+    the jaw, brows and nose (IBUG68_3D_FROM_BFM) take these points; the eyes and lips keep ``ibug68``'s,
+    which follow the lids and lips as MediaPipe tracks them. ``ibug68`` (2D) takes the brows too
+    (IBUG68_FROM_BFM). ``tools/eval_landmarks.py`` scores each photo also with the points rebuilt without
+    it (held out)."""
+    carried = aflw_keypoints(model, arrays, folder)
+    if carried:
+        print(f"brows (both conventions), 3D-convention jaw and nose from {len(carried)} AFLW2000-3D fits")
+    return with_keypoints(model, arrays, list(carried.values()))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder")
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "assets" / "correspondence.npz")
+    ap.add_argument("--keypoints-only", type=Path, metavar="NPZ",
+                    help="keep this file's MediaPipe embedding and redo only the AFLW2000-3D keypoint rows "
+                         "(with_ibug68_3d: the last step, which the others do not depend on; seconds)")
     args = ap.parse_args()
-    arrays = build(args.shared)
+    if args.keypoints_only:
+        from face3d.correspondence import read_correspondence
+        from face3d.model import load_model
+
+        arrays = with_ibug68_3d(load_model(), read_correspondence(args.keypoints_only),
+                                args.shared / "faces" / "aflw2000")
+    else:
+        arrays = build(args.shared)
     with atomic_file(args.output) as tmp:
         np.savez_compressed(tmp, **arrays)
     print(f"wrote {args.output} ({args.output.stat().st_size / 1024:.0f} KiB)")
