@@ -123,3 +123,79 @@ def test_atlas_data_cache_round_trips_and_survives_damage(model, tmp_path, monke
     (tmp_path / refine.ATLAS_CACHE).write_bytes(b"damaged")
     again = refine._load_atlas_data(model)  # a damaged cache is rebuilt, not an error
     assert np.array_equal(again.proc_index, built.proc_index) and np.array_equal(again.texels.nearest, built.texels.nearest)
+
+
+def test_refine_is_byte_identical_on_1_and_2_threads(astronaut_fit, shared):
+    import torch
+
+    from face3d import refine
+    from face3d.detect import load_image
+    from face3d.formats.fitdir import read_fit
+    from face3d.model import load_model
+
+    model, rgb = load_model(), load_image(shared / "faces" / "astronaut.png")
+    fitted = read_fit(astronaut_fit)
+    before = torch.get_num_threads()
+    try:
+        outs = []
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            outs.append(refine.refine(rgb, fitted, model))
+    finally:
+        torch.set_num_threads(before)
+    assert outs[0].albedo.tobytes() == outs[1].albedo.tobytes()
+    assert outs[0].lighting.tobytes() == outs[1].lighting.tobytes()
+    # The eyes, teeth and lashes are textured from the photo where it sees them, procedural elsewhere.
+    import dataclasses
+
+    with torch.no_grad():
+        o = refine.observe(rgb, fitted, model)
+    plain = refine.compose_albedo(model, [dataclasses.replace(o, interior=None, interior_w=None)])
+    seen = refine.compose_albedo(model, [o])
+    changed = np.abs(plain - seen).max(-1) > 0.02
+    assert changed.sum() > 2000 and not changed[:, :1024].any()  # never the skin (the atlas's left half)
+
+
+def test_upsample2_is_torch_bilinear():
+    import torch
+
+    from face3d.refine import upsample2
+
+    x = np.random.default_rng(0).random((5, 7, 3), dtype=np.float32)
+    t = torch.nn.functional.interpolate(torch.from_numpy(x).permute(2, 0, 1)[None], scale_factor=2, mode="bilinear",
+                                        align_corners=False)[0].permute(1, 2, 0).numpy()
+    assert np.abs(upsample2(x) - t).max() < 1e-6
+
+
+def test_fit_light_recovers_an_ambient_and_a_distant_light():
+    from face3d import refine
+    from face3d.lighting import directional
+
+    rng = np.random.default_rng(1)
+    n = rng.normal(size=(4000, 3))
+    n[:, 2] = np.abs(n[:, 2]) + 0.3  # the half of the sphere a face shows
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    basis = refine.sh_basis_np(n).astype(np.float64)
+    d = np.array([0.6, 0.3, 0.75])
+    sh = directional(d, 0.2, 0.8) * [1.0, 0.9, 0.8]
+    albedo = rng.uniform(0.3, 0.6, (len(n), 3))
+    colour = albedo * (basis @ sh)
+    got = refine.fit_light(basis, colour, albedo, np.ones(len(n)))
+    cos = refine.light_direction(got) @ refine.light_direction(sh)
+    assert np.degrees(np.arccos(min(cos, 1.0))) < 3
+
+
+def test_harmonise_keeps_every_photos_rerender():
+    from face3d import refine
+
+    rng = np.random.default_rng(2)
+    texel = rng.uniform(0.2, 0.6, (1000, 3)).astype(np.float32)
+    obs = []
+    for gain in ([1.0, 1.0, 1.0], [0.8, 0.9, 1.1]):
+        g = np.array(gain, np.float32)
+        obs.append(refine.Observation(texel * g, np.ones(1000, np.float32), texel[:10] * g, np.ones(10, np.float32),
+                                      np.ones((9, 3), np.float32) / g, np.zeros((4, 4), np.float32), None, None))
+    out = refine.harmonise(obs, reference=0)
+    assert np.allclose(out[1].texel, texel, atol=1e-5)  # brought to the reference's colour
+    for o, h in zip(obs, out):  # albedo x light unchanged
+        assert np.allclose(o.texel[:, None] * o.sh[None], h.texel[:, None] * h.sh[None], atol=1e-5)
