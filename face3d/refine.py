@@ -549,7 +549,7 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
     colour, basis = img[ys, xs], sh_basis_np(view.normal[ys, xs])
     sw = skin[ys, xs]
     flat = np.median(colour, 0)
-    sh = fit_sh(basis, colour, np.broadcast_to(flat, colour.shape), sw)
+    sh = fit_light(basis, colour, np.broadcast_to(flat, colour.shape), sw)
     # White light first: the photo's colour goes to the albedo, only the shading's shape to the light.
     grey = sh.mean(1, keepdims=True)
     sh = np.repeat(grey * flat.mean(), 3, 1)
