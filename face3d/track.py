@@ -662,13 +662,17 @@ def write_overlay(path: Path, result: Track, video, model, progress: bool = True
     s = min(1.0, OVERLAY_MAX_SIDE / max(cam.width, cam.height))
     w, h = int(round(cam.width * s)) // 2 * 2, int(round(cam.height * s)) // 2 * 2
     sx, sy = w / cam.width, h / cam.height
-    small = Camera(cam.focal * sx, (cam.cx + 0.5) * sx - 0.5, (cam.cy + 0.5) * sy - 0.5, w, h)
+    # x264 writes other bytes from run to run for a width that is not a multiple of 16 (its last macroblock
+    # column), so the overlay keeps the middle multiple of 16 of each frame's columns (at most 15 cut).
+    keep = w // 16 * 16 or w
+    cut = (w - keep) // 2
+    small = Camera(cam.focal * sx, (cam.cx + 0.5) * sx - 0.5 - cut, (cam.cy + 0.5) * sy - 0.5, keep, h)
     tris = model.region_faces("narrow_face")
     solver = FrameSolver(load_correspondence(model), result.identity)
     ident = torch.from_numpy(result.identity)[None].to(model.neutral.dtype)
     audio = read_audio(video)
     ctx = RenderContext()
-    writer = video_writer(path, w, h, clip.info.fps, audio)
+    writer = video_writer(path, keep, h, clip.info.fps, audio)
     try:
         with _bar(progress, len(result.times), "overlay") as bar:
             for i, (t, rgb) in enumerate(clip.frames()):
@@ -676,6 +680,7 @@ def write_overlay(path: Path, result: Track, video, model, progress: bool = True
                     break
                 if (rgb.shape[1], rgb.shape[0]) != (w, h):
                     rgb = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BILINEAR))
+                rgb = np.ascontiguousarray(rgb[:, cut:cut + keep])
                 rot = rodrigues(result.rotation[i].astype(np.float64))
                 e = result.expression[i].astype(np.float64)
                 with torch.no_grad():
