@@ -139,3 +139,34 @@ def test_closure_follows_the_models_mouthclose_against_jawopen():
     w[:, J["mouthClose"]] = [0.0, 0.2 * 0.1, 0.2 * 0.5]  # no, weak (ratio 0.1), firm (0.5) closure evidence
     c = Mouth.closure(w, MouthConfig())
     assert c[0] == 0 and c[1] == 0 and c[2] == 1
+
+
+def test_training_acoustic_augmentation_matches_a_waveform_mix_and_keeps_its_span(speech):
+    """tools/training/augment.py: a background added to the cached log-mel in the power domain is the log-mel of
+    the waveform mix (up to the random cross-term); a background confined to the item leaves the crop's
+    digital-silence margins silent; the draws are seeded."""
+    import torch
+    from face3d.audio.features import LogMel
+    from training.augment import MelAugment
+
+    lm = LogMel()
+    noise = mixes.bed("pink", len(speech), np.random.default_rng(5), "train")
+    s = float(np.mean(speech.astype(np.float64) ** 2))
+    g2 = s / float(np.mean(noise.astype(np.float64) ** 2)) / 10.0  # 10 dB SNR
+    melmix = np.log(np.exp(lm(speech)) - lm.floor + g2 * (np.exp(lm(noise)) - lm.floor) + lm.floor)
+    assert np.median(np.abs(lm(mixes.mix(speech, noise, 10.0)) - melmix)) < 0.2  # vs ~2.5 for the noise itself
+
+    mel = lm(speech)[:100]
+    items = [dict(mel=mel.astype(np.float16), power=s)] * 10
+    silence = np.full((20, mel.shape[1]), np.log(lm.floor), np.float32)
+    crop = torch.from_numpy(np.concatenate([silence, mel, silence]))[None].repeat(8, 1, 1)
+    power, span = torch.full((8,), s), torch.tensor([[20, 120]] * 8)
+    outs = []
+    for _ in range(2):
+        aug = MelAugment(lm, items, seed=3, p_reverb=0, p_eq=0, p_warp=0, p_noise=1.0, bank_s=4.0, n_beds=6)
+        outs.append(aug(crop.clone(), power, span))
+    assert torch.equal(outs[0], outs[1]) and torch.isfinite(outs[0]).all()
+    lead = outs[0][:, :20].amax((1, 2)) > np.log(lm.floor) + 1e-3  # noise in the leading margin
+    assert 0 < int(lead.sum()) < 8  # some backgrounds run through the margins, some start with the item
+    full = MelAugment(lm, items, seed=3, bank_s=4.0, n_beds=6)(crop.clone(), power, span)
+    assert torch.isfinite(full).all() and (full - crop).abs().mean() > 0.1

@@ -11,11 +11,14 @@ inference), and a target per 50 Hz model token at its face time ``(k - delay) / 
 timings through ``training.visemes.phones_to_weights`` (all 53 channels supervised), or from the
 item's ``targets.npy`` curves, linearly resampled, with its ``mask`` (FACEGOOD: only the channels that
 carry data are supervised). Training: random crops of ``--crop`` seconds (running up to a quarter
-crop past an item's ends into digital silence, target: the rest pose), random gain (+-12 dB) and one
-mel-band mask as augmentation; loss: masked L1 on the weights + L1 on their frame-to-frame velocity +
-two terms on the mean face's inner-lip gap in cm (see ``loss_fn``); AdamW with warm-up and cosine
-decay, fixed seed. Speakers listed by ``--val-speakers`` (default: none, then a seeded 3 % of utterances
-with their augmented copies) are held out and their loss is printed. Output is written atomically.
+crop past an item's ends into digital silence, target: the rest pose), a fresh acoustic condition per crop
+(``training.augment.MelAugment``, scaled by ``--acoustic``: synthesised room reverberation, microphone /
+old-recording colouring, formant warp, backgrounds at 0-30 dB SNR; default 0: off), random gain
+(+-12 dB) and one mel-band mask as augmentation; ``--init`` fine-tunes given weights instead; loss: masked
+L1 on the weights + L1 on their frame-to-frame velocity + two terms on the mean face's inner-lip gap in
+cm (see ``loss_fn``); AdamW with warm-up and cosine decay, fixed seed. Speakers listed by
+``--val-speakers`` (default: none, then a seeded 3 % of utterances with their augmented copies) are held
+out and their loss is printed. Output is written atomically.
 """
 from __future__ import annotations
 
@@ -76,13 +79,16 @@ def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
             targets, mask = token_targets(r, root, n_tok, cfg.delay)
             group = (r.get("aug") or {}).get("base") or r["name"]  # an item and its augmented copies
             items.append(dict(name=r["name"], group=group, speaker=r.get("speaker") or "",
-                              mel=mel.astype(np.float16), targets=targets, mask=mask))
+                              mel=mel.astype(np.float16), targets=targets, mask=mask,
+                              power=float(np.mean(audio.astype(np.float64) ** 2))))
             bar.update(task, advance=1, info=r["name"])
     return items
 
 
 class Batches:
-    """Random crops: mel [B, C, n_mels], targets [B, C, 53], weight [B, C, 53] (the item's channel mask)."""
+    """Random crops: mel [B, C, n_mels], targets [B, C, 53], weight [B, C, 53] (the item's channel mask),
+    power [B] (the item's mean waveform power, for the SNR of added backgrounds), span [B, 2] (the crop
+    frames the item covers: the rest is digital silence)."""
 
     def __init__(self, items: list[dict], crop_tokens: int, batch: int, silence: float, seed: int):
         self.items, self.crop, self.batch, self.silence = items, crop_tokens, batch, silence
@@ -95,6 +101,8 @@ class Batches:
         mel = np.full((self.batch, c, n_mels), self.silence, np.float32)
         tgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
         wgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
+        power = np.zeros(self.batch, np.float32)
+        span = np.zeros((self.batch, 2), np.int64)
         margin = c // 4
         for b, i in enumerate(self.rng.choice(len(self.items), self.batch, p=self.p)):
             it = self.items[i]
@@ -105,7 +113,10 @@ class Batches:
             mel[b, lo - s: hi - s] = it["mel"][lo:hi]
             tgt[b, lo - s: hi - s] = it["targets"][lo:hi]
             wgt[b] = it["mask"]
-        return torch.from_numpy(mel), torch.from_numpy(tgt), torch.from_numpy(wgt)
+            power[b] = it["power"]
+            span[b] = lo - s, hi - s
+        return (torch.from_numpy(mel), torch.from_numpy(tgt), torch.from_numpy(wgt), torch.from_numpy(power),
+                torch.from_numpy(span))
 
 
 def augment(mel: torch.Tensor, floor: float, gen: torch.Generator) -> torch.Tensor:
@@ -147,6 +158,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--close-weight", type=float, default=0.3, help="weight of the closed-lips hinge (cm)")
     ap.add_argument("--val-speakers", default="", help="comma-separated speakers to hold out")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N manifest items (smoke tests)")
+    ap.add_argument("--acoustic", type=float, default=0.0, help="scale of the train-time acoustic augmentation's "
+                    "probabilities (training.augment: reverb, colouring, formant warp, backgrounds); 0: off")
+    ap.add_argument("--warp", type=float, default=0.3, help="probability of the formant warp (times --acoustic)")
+    ap.add_argument("--init", type=Path, default=None, help="start from these weights (and their mel "
+                    "normalisation) instead of from scratch")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -166,11 +182,22 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(train)} training / {len(val)} held-out items, "
           f"{sum(len(it['targets']) for it in train) / a2f.TOKEN_HZ / 3600:.2f} h of training audio")
 
-    model = a2f.Audio2Face(cfg)
-    sample = np.concatenate([it["mel"][:: 7].astype(np.float32) for it in train])
-    model.mel_mean.copy_(torch.from_numpy(sample.mean(0)))
-    model.mel_std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
+    if args.init:
+        model = a2f.load(args.init)
+        assert model.cfg == cfg, f"{args.init}: another architecture"
+    else:
+        model = a2f.Audio2Face(cfg)
+        sample = np.concatenate([it["mel"][:: 7].astype(np.float32) for it in train])
+        model.mel_mean.copy_(torch.from_numpy(sample.mean(0)))
+        model.mel_std.copy_(torch.from_numpy(sample.std(0) + 1e-3))
     model.to(device).train()
+    acoustic = None
+    if args.acoustic > 0:
+        from training.augment import MelAugment
+
+        q = args.acoustic
+        acoustic = MelAugment(model.features, train, args.seed, p_reverb=0.4 * q, p_eq=0.4 * q, p_warp=args.warp * q,
+                              p_noise=0.5 * q)
     floor = model.features.floor
     batches = Batches(train, int(args.crop * a2f.TOKEN_HZ), args.batch, math.log(floor), args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -184,7 +211,9 @@ def main(argv: list[str] | None = None) -> None:
     with _progress() as bar:
         task = bar.add_task("training", total=args.steps, info="")
         for step in range(args.steps):
-            mel, tgt, wgt = batches()
+            mel, tgt, wgt, power, span = batches()
+            if acoustic is not None:
+                mel = acoustic(mel, power, span)
             mel = augment(mel, floor, gen)
             loss = loss_fn(model(mel.to(device)), tgt.to(device), wgt.to(device), args, gap)
             opt.zero_grad(set_to_none=True)
