@@ -237,10 +237,9 @@ class FrameSolver:
         return mean + (basis.reshape(-1, N_EXP) @ e).reshape(-1, 3)
 
     def solve(self, lm: np.ndarray, scores: np.ndarray, camera: Camera, rot: np.ndarray, t: np.ndarray,
-              e: np.ndarray, iterations: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              e: np.ndarray, iterations: int = ITERATIONS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One frame: ``lm [468+, 2]`` MediaPipe pixels, ``scores [53]`` MediaPipe's ICT-order scores,
         start pose ``rot [3, 3]``, ``t [3]`` cm and expression ``e [53]``. Returns (rot, t, e)."""
-        iterations = ITERATIONS if iterations is None else iterations
         lm = np.asarray(lm[:468, :2], np.float64)
         span = lm.max(0) - lm.min(0)
         scale = math.sqrt(max(span[0] * span[1], 1.0))

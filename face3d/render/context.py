@@ -10,6 +10,7 @@ corners and of their barycentric frames and ids.
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..resources import read_shader
 SYSTEM_PACKAGES = "libegl1 libgl1-mesa-dri"
 
 
+@functools.cache
 def reuse_freed_memory() -> None:
     """Have glibc keep freed blocks of up to 64 MiB for reuse (and trim the heap only past 256 MiB free).
 

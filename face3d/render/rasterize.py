@@ -76,14 +76,13 @@ def rasterize(ctx: RenderContext, pos: torch.Tensor, tri: torch.Tensor, resoluti
     ids = rast.view(-1, 4)[:, 3]
     covered = torch.nonzero(ids > 0).squeeze(1)
     tid = ids.index_select(0, covered).int() - 1
+    covered, tid, planes = covered.to(pos.device), tid.to(pos.device), None
     if (pos.requires_grad and torch.is_grad_enabled()) or pos.dtype != torch.float32:
-        covered, tid = covered.to(pos.device), tid.to(pos.device)
         planes = _covered_rast(pos, tri, covered, tid, h, w)
         rast = pos.new_zeros(b * h * w, 4).index_copy_(0, covered, planes.T).view(b, h, w, 4)
-        remember(rast, covered, tid, planes)
     else:
-        rast, covered, tid = rast.to(pos.device), covered.to(pos.device), tid.to(pos.device)
-        remember(rast, covered, tid)
+        rast = rast.to(pos.device)
+    remember(rast, covered, tid, planes)
     return rast
 
 
