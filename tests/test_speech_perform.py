@@ -170,3 +170,27 @@ def test_training_acoustic_augmentation_matches_a_waveform_mix_and_keeps_its_spa
     assert 0 < int(lead.sum()) < 8  # some backgrounds run through the margins, some start with the item
     full = MelAugment(lm, items, seed=3, bank_s=4.0, n_beds=6)(crop.clone(), power, span)
     assert torch.isfinite(full).all() and (full - crop).abs().mean() > 0.1
+
+
+def test_training_rumble_is_low_frequency_and_off_by_default(speech):
+    """tools/training/augment.py: the rumble / mains-hum component adds power below ~150 Hz only, and with
+    ``p_rumble`` 0 (the default) every other draw is the same as without it."""
+    import torch
+    from face3d.audio.features import LogMel
+    from training.augment import MelAugment, rumble
+
+    lm = LogMel()
+    mel = lm(speech)[:100]
+    s = float(np.mean(speech.astype(np.float64) ** 2))
+    items = [dict(mel=mel.astype(np.float16), power=s)] * 10
+    crop, power, span = torch.from_numpy(mel)[None].repeat(4, 1, 1), torch.full((4,), s), torch.tensor([[0, 100]] * 4)
+    out = MelAugment(lm, items, seed=3, p_reverb=0, p_eq=0, p_warp=0, p_noise=0, bank_s=4.0, n_beds=6,
+                     p_rumble=1.0)(crop.clone(), power, span)
+    change = (out - crop).mean((0, 1)).numpy()
+    # the lowest mel bands lie below ~150 Hz; hum harmonics reach ~300 Hz (band 7), window leakage a little more
+    assert change[:3].min() > 1.0 and change[12:].max() < 0.1 and change[20:].max() < 0.01
+    base = MelAugment(lm, items, seed=3, bank_s=4.0, n_beds=6)(crop.clone(), power, span)
+    off = MelAugment(lm, items, seed=3, bank_s=4.0, n_beds=6, p_rumble=0.0)(crop.clone(), power, span)
+    assert torch.equal(base, off)
+    x = rumble(16000, np.random.default_rng(1))
+    assert abs(float(np.mean(x.astype(np.float64) ** 2)) - 1) < 1e-3

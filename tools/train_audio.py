@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--acoustic", type=float, default=0.0, help="scale of the train-time acoustic augmentation's "
                     "probabilities (training.augment: reverb, colouring, formant warp, backgrounds); 0: off")
     ap.add_argument("--warp", type=float, default=0.3, help="probability of the formant warp (times --acoustic)")
+    ap.add_argument("--rumble", type=float, default=0.0, help="probability of low-frequency rumble or mains hum "
+                    "(training.augment.rumble, -6..20 dB below the speech) per crop, with --acoustic; 0: off")
     ap.add_argument("--init", type=Path, default=None, help="start from these weights (and their mel "
                     "normalisation) instead of from scratch")
     ap.add_argument("--seed", type=int, default=0)
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
 
         q = args.acoustic
         acoustic = MelAugment(model.features, train, args.seed, p_reverb=0.4 * q, p_eq=0.4 * q, p_warp=args.warp * q,
-                              p_noise=0.5 * q)
+                              p_noise=0.5 * q, p_rumble=args.rumble)
     floor = model.features.floor
     batches = Batches(train, int(args.crop * a2f.TOKEN_HZ), args.batch, math.log(floor), args.seed)
     gen = torch.Generator().manual_seed(args.seed)
