@@ -44,6 +44,8 @@ DARK = 0.08  # lighting samples darker than this times the skin's median are lef
 SHADOW = 0.5  # albedo samples lit by less than this (irradiance; the skin's mean is 1) lose weight
 LIGHT_SEARCH = 3000  # samples the light direction search uses
 LIGHT_FREE = 0.3  # how much of the free SH fit's departure from ambient + one distant light is kept
+SKIN_FULL, SKIN_ZERO = 6.0, 12.0  # skin colour weight 1 within Mahalanobis distance^2 SKIN_FULL, 0 beyond SKIN_ZERO
+ERODE = 5  # the skin mask is eroded by this window (crop px) before the albedo samples it
 CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
 # Non-skin parts textured from the photo where it sees them (the procedural texture elsewhere).
 INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_socket", "eyelashes_left",
@@ -51,6 +53,7 @@ INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_
 SHARPNESS = 2.0  # several photos: each texel's photos weighted by trust * confidence ** SHARPNESS
 TRUST = True
 SPLAT_STEP, SPLAT_FILL, SPLAT_FULL = 4, 4, 0.6  # their atlas grid, hole-closing levels, weight seen in full
+GEOMETRY = False  # photometric correction of the fit's pose and expression (refine_geometry): off, it gained ~0.1 dB
 FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0))  # iBUG ranges (brows, eyes, lips) and radius (cm)
 
 _LOCAL = threading.local()
@@ -257,7 +260,7 @@ def skin_weight(lin: np.ndarray, mean: np.ndarray, inv: np.ndarray) -> np.ndarra
     """Soft skin probability [...] in [0, 1] of linear-RGB pixels ``lin [..., 3]``."""
     d = chroma(lin) - mean
     m = np.einsum("...i,ij,...j->...", d, inv, d)
-    return np.clip((12.0 - m) / 6.0, 0, 1)  # 1 inside ~2.4 sigma, 0 beyond ~3.5 sigma
+    return np.clip((SKIN_ZERO - m) / (SKIN_ZERO - SKIN_FULL), 0, 1)
 
 
 def feature_vertices(model) -> np.ndarray:
@@ -569,11 +572,22 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
         sh /= max(float((basis @ sh).mean()), 1e-6)
         # The skin mask learns from the fit: pixels that the shaded smooth albedo cannot explain drop out.
         mean, inv = colour_model(chroma(colour / (basis @ sh).clip(0.05)))
-    skin = skin_weight(img, mean, inv) * face_px * ((lum > 0.03 * med) & (lum < 6 * med))
+    # The colour model is of de-lit colours: it is tested on the de-lit image (a coloured light shifts
+    # the photo's chromaticity off it; the raw photo's skin then fell out of the mask).
+    shade_px = np.clip(sh_basis_np(view.normal) @ sh, 0.05, None)
+    skin = skin_weight(img / shade_px, mean, inv) * face_px * ((lum > 0.03 * med) & (lum < 6 * med))
     # De-lit brightness far from the skin's (hair, collars, highlights) leaves the albedo too.
-    delit = img.mean(-1) / np.clip(sh_basis_np(view.normal) @ sh, 0.05, None).mean(-1)
-    ref = float(np.median(delit[core])) if core.any() else 0.2
+    delit = img.mean(-1) / shade_px.mean(-1)
+    # Its reference: the lighting samples' (skin of the narrow face; ``core`` spans the mesh's whole face
+    # region, scalp and neck too, and where hair covers the scalp its median was the hair's).
+    ref = float(np.median(delit[ys, xs])) if len(ys) else float(np.median(delit[core])) if core.any() else 0.2
     skin *= np.clip(1.5 - np.abs(np.log(np.clip(delit, 1e-4, None) / ref)) / 0.5, 0, 1)
+    if ERODE > 1:
+        # Pixels beside an occluder are mixed with it or in its shadow (a collar's dark edge, the hairline):
+        # each pixel keeps the least skin weight around it.
+        from scipy.ndimage import minimum_filter
+
+        skin = minimum_filter(skin, size=ERODE, mode="nearest")
     skin = np.maximum(skin, np.where(face_px, feat_px, 0))  # brows, eyes, lips stay in the albedo
 
     atlas = atlas_data(model)
@@ -755,7 +769,15 @@ def refine_same_person(rgbs: list[np.ndarray], results: list[FitResult], model) 
     """Several photos of one person: one albedo (each texel from the photos that see it best), lighting
     and skin mask per photo. (The results should share one identity: ``face3d.pipeline`` fits them so.)"""
     with torch.no_grad():
-        obs = harmonise([observe(rgb, r, model) for rgb, r in zip(rgbs, results)])
+        obs = [observe(rgb, r, model) for rgb, r in zip(rgbs, results)]
+        if GEOMETRY:
+            # Small pose, identity (one photo only: several share the fitted one) and expression
+            # corrections by the photometric loss (``face3d.refine_geometry``), then observed again.
+            from .refine_geometry import correct
+
+            results = [correct(rgb, r, model, o, identity=len(rgbs) == 1) for rgb, r, o in zip(rgbs, results, obs)]
+            obs = [observe(rgb, r, model) for rgb, r in zip(rgbs, results)]
+        obs = harmonise(obs)
         albedo = _to_uint8(compose_albedo(model, obs))
     return [dataclasses.replace(r, albedo=albedo, lighting=o.sh, skin=_photo_mask(o, rgb.shape[:2]))
             for r, o, rgb in zip(results, obs, rgbs)]
@@ -903,9 +925,18 @@ def textured_overlay(rgb: np.ndarray, result: FitResult, model, alpha: float = 0
     from PIL import Image, ImageDraw
 
     crop = face_crop(rgb, result, work=1024)
-    img, cov = render(model, mesh_vertices(model, result, posed=True), crop.camera, result.albedo, result.lighting)
+    verts = mesh_vertices(model, result, posed=True)
+    img, cov = render(model, verts, crop.camera, result.albedo, result.lighting)
     x0, y0, x1, y1 = (int(round(v)) for v in crop.box)
     side = x1 - x0
+    if result.skin is not None:
+        # The face (forehead to chin, eyes and mouth) is drawn in full; the rest of the mesh (scalp, ears,
+        # neck) only where the photo shows skin there, not over the hair or a collar.
+        view = rasterize_view(model, verts, crop.camera)
+        face = face_pixels(model, view, crop, np.ones_like(cov))
+        mask = np.asarray(Image.fromarray(result.skin).crop((x0, y0, x1, y1)).resize(
+            (crop.camera.width, crop.camera.height), Image.Resampling.BILINEAR)) / 255.0
+        cov = cov * np.where(face, 1.0, mask)
     patch = Image.fromarray(tx.to_uint8(img)).resize((side, side), Image.Resampling.BILINEAR)
     cover = Image.fromarray((cov * 255 * alpha).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
     out = Image.fromarray(rgb).copy()
