@@ -2,7 +2,8 @@
 
 All on the ~500 correspondence points only (``face3d.correspondence``):
 1. rigid: rotation from MediaPipe's transformation matrix, translation from the landmarks' centroid and
-   spread, refined by Gauss-Newton on the mean face;
+   spread, refined by Gauss-Newton on the mean face (only when asked, ``estimate_focal``: then the focal
+   length of a photo without EXIF, ``solve_focal``, and the rigid pose again);
 2. a few rounds of: match the lower face outline to the model's silhouette (eos's contour correspondence),
    one Gauss-Newton step on pose + identity (N(0,1) prior) + expression (bounded to [0, 1], prior towards
    MediaPipe's blendshape scores, and an L1 sparsity term that is strong on the channels MediaPipe scores
@@ -12,12 +13,13 @@ All on the ~500 correspondence points only (``face3d.correspondence``):
    not read as a gaze; the eyeLook* lid shapes are set from the gaze and held in the solve.
 The iBUG-68 outputs project the model's landmarks: ``ibug68`` with the jaw on the silhouette under the
 fitted pose (2D, 300-W convention), ``ibug68_3d`` 68 fixed model points (3D, AFLW2000-3D convention: jaw, brows
-and nose where that dataset's own keypoint vertices lie, carried onto ICT; see ``fixed_68``).
+and nose where that dataset's own keypoint vertices lie, carried onto ICT, the jaw then moved to where its
+re-annotated ground truth puts it; see ``fixed_68``).
 Deterministic: no random initialisation, no learning rate.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -53,6 +55,13 @@ BLINK_NO_GAZE = 0.5  # MediaPipe blink score above which the iris is not trusted
 IDENTITY_PRIOR = 1.0  # N(0, 1) identity prior
 JAW_FACING_COS = 0.3  # a jaw landmark whose normal faces the camera more than this stays on the surface
 SILHOUETTE_COS = 0.3  # |cos| between normal and view ray below which a vertex can lie on the silhouette
+# Focal length of a photo without EXIF, when the caller asks for it (``fit_detection(estimate_focal=True)``;
+# off by default): a log-normal prior centred on the caller's camera (``camera.DEFAULT_FOCAL``), FOCAL_SIGMA
+# in log units (a factor 2 at one sigma: chosen a priori, not tuned), kept within FOCAL_RANGE times that
+# centre; FOCAL_IDENTITY identity coefficients take part in the estimate.
+FOCAL_SIGMA = float(np.log(2.0))
+FOCAL_RANGE = (0.5, 8.0)
+FOCAL_IDENTITY = 40
 
 
 @dataclass
@@ -186,6 +195,55 @@ def solve_pose(points: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
         rot = geometry.axis_angle_to_matrix(step[None, :3])[0] @ rot
         t = t + step[3:]
     return Pose(rot, t)
+
+
+def solve_focal(sub: SubModel, target: torch.Tensor, weights: torch.Tensor, camera: Camera, pose: Pose,
+                theta: torch.Tensor, scale: float, n_id: int = N_ID, iterations: int = 5
+                ) -> tuple[Pose, Camera, torch.Tensor]:
+    """The focal length of a photo without EXIF: Gauss-Newton on the head pose, the log focal length and the
+    first ``n_id`` identity coefficients (N(0,1) prior), the expression held at ``theta``'s, under a
+    log-normal prior on the focal length centred on ``camera``'s (FOCAL_SIGMA), kept within FOCAL_RANGE of
+    it. ``sub`` P points, ``target [P, 2]`` pixels, ``weights [P]``, residuals in units of SIGMA * ``scale``
+    as ``objective``. The perspective of the face's depth decides: a near, wide-angle face and a far,
+    long-lens one of the same image size differ in how the nose and cheeks project, which a different
+    face shape explains only at the prior's cost. Returns the pose, the camera and theta [153]."""
+    f0, rot, t, theta = camera.focal, pose.rotation, pose.translation, theta.clone()
+    w = weights.repeat_interleave(2) / (SIGMA * scale) ** 2
+    basis = sub.basis[:, :, :n_id]
+    prior = torch.cat([torch.full((6,), 1e-6), torch.tensor([FOCAL_SIGMA ** -2]), torch.full((n_id,), IDENTITY_PRIOR)])
+
+    def energy(rot, t, camera, theta) -> float:
+        r = project(sub.points(theta) @ rot.T + t, camera) - target
+        return float((w * r.reshape(-1).square()).sum() + IDENTITY_PRIOR * theta[:n_id].square().sum()
+                     + (np.log(camera.focal / f0) / FOCAL_SIGMA) ** 2)
+
+    e = energy(rot, t, camera, theta)
+    for _ in range(iterations):
+        rp = sub.points(theta) @ rot.T
+        y = rp + t
+        jp = project_jacobian(y, camera)
+        p = project(y, camera)
+        a = torch.cat([jp @ -geometry.skew(rp), jp, (p - torch.tensor([camera.cx, camera.cy]))[:, :, None],
+                       torch.bmm(jp @ rot, basis)], 2).reshape(-1, 7 + n_id)
+        r = (p - target).reshape(-1)
+        # the priors' pull at the current point: log focal towards log f0, identity towards 0
+        g0 = torch.cat([torch.zeros(6), torch.tensor([float(np.log(camera.focal / f0))]), theta[:n_id]])
+        h = (a.T @ (w[:, None] * a)).double() + torch.diag(prior).double()
+        step = torch.linalg.solve(h, -(a.T @ (w * r) + prior * g0).double()).float()
+        for _ in range(4):  # halved until the energy drops
+            new_rot = geometry.axis_angle_to_matrix(step[None, :3])[0] @ rot
+            log_f = float(np.clip(np.log(camera.focal / f0) + float(step[6]), *np.log(FOCAL_RANGE)))
+            new_camera = replace(camera, focal=float(f0 * np.exp(log_f)))
+            new_theta = theta.clone()
+            new_theta[:n_id] += step[7:]
+            new_e = energy(new_rot, t + step[3:6], new_camera, new_theta)
+            if new_e <= e:
+                break
+            step = step / 2
+        else:
+            break
+        rot, t, camera, theta, e = new_rot, t + step[3:6], new_camera, new_theta, new_e
+    return Pose(rot, t), camera, theta
 
 
 def solve_bounded(h: torch.Tensor, b: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor,
@@ -340,8 +398,9 @@ def jaw_landmarks(corr: Correspondence, theta: torch.Tensor, pose: Pose, camera:
 
 def fixed_68(corr: Correspondence) -> SubModel:
     """The 68 fixed face points of the 3D convention (``ibug68_3d``): ``corr.ibug68_3d``, where AFLW2000-3D's
-    own definition (Basel Face Model keypoint vertices) puts the jaw, brows and nose, with ``ibug68``'s eyes
-    and lips. A correspondence without it takes ``corr.ibug68`` with the jaw where the 2D convention puts
+    own definition (Basel Face Model keypoint vertices) puts the jaw, brows and nose (the jaw then moved on
+    the surface to where the benchmark's re-annotated points put it: ``tools/build_correspondence.py``'s
+    ``with_annotated_jaw``), with ``ibug68``'s eyes and lips. A correspondence without it takes ``corr.ibug68`` with the jaw where the 2D convention puts
     it on the mean face seen from the front, each point the nearest jaw-candidate vertex (ill-posed under
     the chin, where the view grazes the surface). Built once per ``corr``."""
     cached = getattr(corr, "_fixed68", None)
@@ -457,9 +516,13 @@ def gaze_weights(gaze: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------------------------- driver
 
-def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitResult:
+def fit_detection(det: Detection, camera: Camera, corr: Correspondence, estimate_focal: bool = False) -> FitResult:
     """Fit the model behind ``corr`` (``correspondence.load_correspondence(model)``) to one detected face
-    (see the module docstring for the stages). Raises ``BadFit`` when the result is not a sane face."""
+    (see the module docstring for the stages). ``estimate_focal``: ``camera``'s focal length is only a guess
+    (a photo without EXIF): after the rigid pose, estimate it (``solve_focal``: pose, focal length and
+    identity on the face's fixed points, a log-normal prior centred on the guess), then fit as for a known
+    focal length; the result's camera has the estimate. Off by default: EXIF photos and a video's fixed
+    camera (``face3d.track``) keep theirs. Raises ``BadFit`` when the result is not a sane face."""
     with one_thread(), torch.no_grad():
         lm_all = torch.from_numpy(det.landmarks.astype(np.float32))
         lm = lm_all[:468, :2]
@@ -483,6 +546,10 @@ def fit_detection(det: Detection, camera: Camera, corr: Correspondence) -> FitRe
         base_w = corr.weights[fixed]
         pose = initial_pose(det, surface.points(theta), lm[fixed], camera)
         pose = solve_pose(surface.points(theta), lm[fixed], base_w, camera, pose)
+        if estimate_focal:  # then the fit as for a known focal length: the pose again from the start
+            camera = solve_focal(surface, lm[fixed], base_w, camera, pose, theta, scale, FOCAL_IDENTITY)[1]
+            pose = initial_pose(det, surface.points(theta), lm[fixed], camera)
+            pose = solve_pose(surface.points(theta), lm[fixed], base_w, camera, pose)
         target = torch.cat([lm[fixed], lm[contour]])
         weights = torch.cat([base_w, torch.ones(len(contour))])
         for i in range(ROUNDS):

@@ -205,3 +205,75 @@ def test_focal_length_from_exif(shared, tmp_path):
     assert exif_focal_35mm(tmp_path / "e.jpg") == 50
     assert exif_focal_35mm(shared / "faces" / "astronaut.png") is None
     assert Camera.for_image(512, 384, 50).focal == pytest.approx(50 / 36 * 512)
+
+
+def exact_detection(corr, theta, rotation, translation, camera) -> Detection:
+    """A detection whose 468 landmarks are the model's, projected exactly (no irises, no scores)."""
+    rot = geometry.axis_angle_to_matrix(rotation[None])[0]
+    lm = np.zeros((478, 3), np.float32)
+    lm[:468, :2] = project(corr.landmarks.points(theta) @ rot.T + translation, camera).numpy()
+    return Detection(lm, {}, np.eye(4, dtype=np.float32), (camera.width, camera.height))
+
+
+def test_estimated_focal_length_moves_towards_the_true_one(model):
+    """Exact landmarks of a face seen through a wide-angle (0.6 x the side) or a long (2.4 x) lens, fitted
+    from the default guess (1.2 x): ``estimate_focal`` moves the focal length most of the way towards the
+    truth (at long focal lengths the perspective that tells them apart fades, so the prior keeps a share);
+    without it the caller's camera is kept."""
+    identity, _, rotation, _ = known_face(model)
+    corr = load_correspondence(model)
+    theta = torch.cat([identity, torch.zeros(53)])
+    guess = Camera.for_image(480, 480)
+    for true, low, high in ((0.6, 0.5, 0.85), (2.4, 1.45, 2.9)):
+        camera = Camera(true * 480, guess.cx, guess.cy, 480, 480)
+        det = exact_detection(corr, theta, rotation, torch.tensor([1.0, -2.0, -50.0 * true]), camera)
+        res = fit_detection(det, guess, corr, estimate_focal=True)
+        assert low * 480 < res.camera.focal < high * 480
+        assert fit_detection(det, guess, corr).camera == guess
+
+
+def test_annotated_jaw_moves_to_the_annotation(model):
+    """``build_correspondence.with_annotated_jaw``: ground truth made by projecting jaw points placed 1 cm
+    lower on the face (mirror-symmetric) in three fits at different yaws; the step moves the shipped jaw
+    rows there: the jaw's reprojection error falls to under a quarter, the other rows are kept."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import build_correspondence as bc
+    from face3d.correspondence import make_correspondence, read_correspondence
+    from face3d.fit import FitResult
+
+    arrays = read_correspondence()
+    ict_v = model.neutral.numpy().astype(np.float64)
+    start = (arrays["ibug68_3d_barycentric"][:, :, None] * ict_v[arrays["ibug68_3d_triangles"]]).sum(1)
+    moved = start[:17] + [0.0, -1.0, 0.0]
+    tri, bary = bc.embed(moved, ict_v, model.region_faces("narrow_face"))
+    t, b = arrays["ibug68_3d_triangles"].copy(), arrays["ibug68_3d_barycentric"].copy()
+    t[:17], b[:17] = tri, bary
+    truth = make_correspondence(model, dict(arrays, ibug68_3d_triangles=t, ibug68_3d_barycentric=b))
+    camera = Camera.for_image(480, 480)
+    identity, expression, _, _ = known_face(model)
+    theta = torch.cat([identity, expression])
+    annotated = []
+    for yaw in (-0.4, 0.0, 0.3):
+        rotation, translation = torch.tensor([0.05, yaw, 0.0]), torch.tensor([0.0, 0.0, -60.0])
+        rot = geometry.axis_angle_to_matrix(rotation[None])[0]
+        gt = project(truth.ibug68_3d.points(theta) @ rot.T + translation, camera).double().numpy()
+        fitted = FitResult(identity.numpy(), expression.numpy(), rotation.numpy(), translation.numpy(), camera,
+                           np.zeros((68, 2), np.float32), np.zeros((478, 3), np.float32))
+        annotated.append((fitted, gt))
+
+    def jaw_error(a) -> float:
+        corr = make_correspondence(model, a)
+        errs = []
+        for fitted, gt in annotated:
+            rot = geometry.axis_angle_to_matrix(torch.from_numpy(fitted.rotation)[None])[0]
+            p = project(corr.ibug68_3d.points(theta) @ rot.T + torch.from_numpy(fitted.translation), camera)
+            errs.append(np.linalg.norm(p.numpy()[:17] - gt[:17], axis=1).mean())
+        return float(np.mean(errs))
+
+    out = bc.with_annotated_jaw(model, arrays, annotated)
+    assert jaw_error(out) < 0.25 * jaw_error(arrays)
+    np.testing.assert_array_equal(out["ibug68_3d_triangles"][17:], arrays["ibug68_3d_triangles"][17:])
+    np.testing.assert_array_equal(out["ibug68_3d_barycentric"][17:], arrays["ibug68_3d_barycentric"][17:])

@@ -4,8 +4,9 @@ Two sets, each scored in its own convention (both fit outputs are printed for ea
 style (2D: jaw on the visible silhouette -> the fit's ``ibug68``), ``faces/aflw2000/`` is AFLW2000-3D
 (3D: jaw points are fixed face points -> ``ibug68_3d``). ``ibug68_3d``'s jaw, brows and nose are defined
 by AFLW2000-3D's own keypoints (the ``.mat`` files of these very photos, ``tools/build_correspondence.py``),
-so its AFLW2000-3D figures are in sample; the "held out" column scores each photo with those points rebuilt
-from the other photos' ``.mat`` files only (leave one photo out): the estimate for other photos. The head pose (yaw, pitch) is printed, fitted and
+and its jaw then placed by these photos' re-annotated ``.pts`` (the ground truth scored here), so its
+AFLW2000-3D figures are in sample; the "held out" column scores each photo with those points rebuilt from
+the other photos' ``.mat`` and ``.pts`` files only (leave one photo out): the estimate for other photos. The head pose (yaw, pitch) is printed, fitted and
 reference: the dataset's own (``Pose_Para`` of a 300W-LP / AFLW2000-3D ``.mat`` beside the photo; 3DDFA's
 signs differ, only sizes are compared) or else MediaPipe's (its facial transformation matrix). The photos at
 large pitch (>= 30 deg) or yaw (>= 45 deg) by the reference pose are averaged apart: it does not depend on
@@ -23,6 +24,7 @@ faces of known random expressions (1-3 channels at 0.3-1, mostly symmetric; iden
 several ``fit.EXPRESSION_PRIOR`` values and for MediaPipe's scores alone (how ``EXPRESSION_PRIOR`` was set).
 
     FACE3D_HOME=... python tools/eval_landmarks.py [--faces ../shared/faces] [--renders 40] [--default-focal 2.0]
+                                                   [--estimate-focal]
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ from face3d.model import load_model  # noqa: E402
 from face3d.names import ICT_NAMES, arkit_to_ict  # noqa: E402
 
 GROUPS = {"all68": slice(0, 68), "inner51": slice(17, 68), "jaw17": slice(0, 17)}
+ESTIMATE_FOCAL = False  # --estimate-focal: photos without EXIF have the fit estimate the focal length
 
 
 def read_pts(path: Path) -> np.ndarray:
@@ -85,8 +88,9 @@ def evaluate(faces: Path) -> list[tuple[str, dict, dict]]:
                 continue
             box = np.concatenate([gt.min(0), gt.max(0)])
             face = max(found, key=lambda d: overlap(d.box, box))
-            camera = Camera.for_image(rgb.shape[1], rgb.shape[0], exif_focal_35mm(image))
-            fitted = fit_detection(face, camera, corr)
+            exif = exif_focal_35mm(image)
+            camera = Camera.for_image(rgb.shape[1], rgb.shape[0], exif)
+            fitted = fit_detection(face, camera, corr, estimate_focal=ESTIMATE_FOCAL and exif is None)
             from face3d.formats.fitdir import fit_params
 
             pitch, yaw, _ = fit_params(fitted)["pose"]["pitch_yaw_roll_deg"]
@@ -97,14 +101,15 @@ def evaluate(faces: Path) -> list[tuple[str, dict, dict]]:
                 u, _, vt = np.linalg.svd(face.transform[:3, :3].astype(np.float64))
                 mp_pitch, mp_yaw, _ = Rotation.from_matrix(u @ vt).as_euler("XYZ", degrees=True)
             rows.append((pts.stem, nme(face.landmarks[table, :2], gt), nme(fitted.ibug68, gt),
-                         nme(fitted.ibug68_3d, gt), (yaw, pitch, mp_yaw, mp_pitch), (fitted, gt)))
+                         nme(fitted.ibug68_3d, gt), (yaw, pitch, mp_yaw, mp_pitch, fitted.camera.focal / max(rgb.shape[:2])),
+                         (fitted, gt)))
     return rows
 
 
 def held_out(folder: Path, rows: list) -> dict[str, dict[str, float]]:
     """Photo name -> NME (per group, and ``points`` [68]: each point's error, %) of ``ibug68_3d`` with AFLW2000-3D's keypoint rows rebuilt without that photo's
-    ``.mat`` (leave one photo out: ``build_correspondence.with_keypoints`` over the other photos' carried
-    keypoints), for each photo of ``rows`` (``evaluate``'s, whose fits are reused: the fit does not depend on
+    ``.mat`` and ``.pts`` (leave one photo out: ``build_correspondence.with_keypoints`` over the other photos'
+    carried keypoints, then ``with_annotated_jaw`` on the other photos' fits and ground truth), for each photo of ``rows`` (``evaluate``'s, whose fits are reused: the fit does not depend on
     those rows) that has a ``.mat`` with ``pt3d_68``."""
     import torch
 
@@ -121,8 +126,9 @@ def held_out(folder: Path, rows: list) -> dict[str, dict[str, float]]:
                for image, mat in bc.aflw_photos(folder) if image.stem in fits}
     out = {}
     for name in carried:
-        corr = make_correspondence(model, bc.with_keypoints(model, arrays, [c for k, c in carried.items()
-                                                                            if k != name]))
+        rows_without = bc.with_keypoints(model, arrays, [c for k, c in carried.items() if k != name])
+        corr = make_correspondence(model, bc.with_annotated_jaw(model, rows_without, [fits[k] for k in carried
+                                                                                      if k != name]))
         fitted, gt = fits[name]
         theta = torch.from_numpy(np.r_[fitted.identity, fitted.expression])
         rot = geometry.axis_angle_to_matrix(torch.from_numpy(fitted.rotation)[None].double())[0].float()
@@ -140,7 +146,12 @@ def main() -> None:
     ap.add_argument("--default-focal", type=float, help="what-if: the focal length (units of the longer image "
                     "side) of photos without EXIF, instead of face3d.camera.DEFAULT_FOCAL (the in-sample column "
                     "keeps the shipped keypoints, defined on fits at the default; the held-out one follows)")
+    ap.add_argument("--estimate-focal", action="store_true", help="what-if: photos without EXIF have the fit "
+                    "estimate their focal length (fit_detection's estimate_focal; the photo pipeline keeps the "
+                    "default focal length)")
     args = ap.parse_args()
+    global ESTIMATE_FOCAL
+    ESTIMATE_FOCAL = args.estimate_focal
     if args.default_focal:
         import face3d.camera
 
@@ -154,11 +165,11 @@ def main() -> None:
         loo = held_out(folder, rows) if own == 3 else {}
         extra = " fit ibug68_3d held out (3D) |" if loo else ""
         print(f"\n### {title}\n")
-        print(f"| photo | yaw / pitch (deg): fitted, reference | raw MediaPipe | fit ibug68 (2D) | fit ibug68_3d (3D) |{extra}")
+        print(f"| photo | yaw / pitch (deg): fitted, reference; focal (longer sides) | raw MediaPipe | fit ibug68 (2D) | fit ibug68_3d (3D) |{extra}")
         print("|---|---|---|---|---|" + "---|" * bool(loo))
         for name, raw, f2, f3, pose, _ in rows:
             mark = lambda c, k: f"**{cell(c)}**" if k == own else cell(c)  # noqa: E731
-            ang = f"{pose[0]:.0f} / {pose[1]:.0f}, {pose[2]:.0f} / {pose[3]:.0f}" if pose else "-"
+            ang = f"{pose[0]:.0f} / {pose[1]:.0f}, {pose[2]:.0f} / {pose[3]:.0f}; {pose[4]:.2f}" if pose else "-"
             print(f"| {name} | {ang} | {cell(raw)} | {mark(f2, 2)} | {mark(f3, 3)} |"
                   + (f" **{cell(loo.get(name))}** |" if loo else ""))
         ok = [r for r in rows if r[1]]
@@ -178,9 +189,9 @@ def main() -> None:
             m3, mh = mean(3), avg(ok)
             print(f"\njaw17 / inner51: {m3['jaw17'] / m3['inner51']:.2f} in sample, "
                   f"{mh['jaw17'] / mh['inner51']:.2f} held out. In sample, the jaw, brows and nose of ibug68_3d "
-                  f"were defined on these {len(loo)} photos' own AFLW2000-3D keypoints (.mat); held out, each "
-                  f"photo is scored with them rebuilt from the other {len(loo) - 1} (the estimate for photos "
-                  "outside the set).")
+                  f"were defined on these {len(loo)} photos' own AFLW2000-3D keypoints (.mat) and the jaw placed "
+                  f"by their ground truth (.pts); held out, each photo is scored with them rebuilt from the other "
+                  f"{len(loo) - 1} (the estimate for photos outside the set).")
             jaw = np.mean([loo[r[0]]["points"][:17] for r in ok], axis=0)
             print("held-out error of each jaw point 1-17 (mean over the photos, %): "
                   + " ".join(f"{e:.1f}" for e in jaw))
@@ -202,7 +213,9 @@ def unscored_channels(folders: list[Path]) -> tuple[int, list[tuple[str, str, fl
             found = det.detect(rgb)
             if not found:
                 continue
-            fitted = fit_detection(found[0], Camera.for_image(rgb.shape[1], rgb.shape[0], exif_focal_35mm(image)), corr)
+            exif = exif_focal_35mm(image)
+            fitted = fit_detection(found[0], Camera.for_image(rgb.shape[1], rgb.shape[0], exif), corr,
+                                   estimate_focal=ESTIMATE_FOCAL and exif is None)
             scores = arkit_to_ict(found[0].blendshape_vector())
             out += [(image.name, ICT_NAMES[i], float(fitted.expression[i])) for i in range(len(ICT_NAMES))
                     if fitted.expression[i] > 0.1 and scores[i] < 0.02]
