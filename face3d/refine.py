@@ -45,7 +45,7 @@ SHADOW = 0.5  # albedo samples lit by less than this (irradiance; the skin's mea
 LIGHT_SEARCH = 3000  # samples the light direction search uses
 LIGHT_FREE = 0.3  # how much of the free SH fit's departure from ambient + one distant light is kept
 SKIN_FULL, SKIN_ZERO = 6.0, 12.0  # skin colour weight 1 within Mahalanobis distance^2 SKIN_FULL, 0 beyond SKIN_ZERO
-ERODE = 5  # the skin mask is eroded by this window (crop px) before the albedo samples it
+ERODE = 5  # outside the narrow face the skin mask is eroded by this window (crop px)
 CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
 # Non-skin parts textured from the photo where it sees them (the procedural texture elsewhere).
 INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_socket", "eyelashes_left",
@@ -583,11 +583,11 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
     ref = float(np.median(delit[ys, xs])) if len(ys) else float(np.median(delit[core])) if core.any() else 0.2
     skin *= np.clip(1.5 - np.abs(np.log(np.clip(delit, 1e-4, None) / ref)) / 0.5, 0, 1)
     if ERODE > 1:
-        # Pixels beside an occluder are mixed with it or in its shadow (a collar's dark edge, the hairline):
-        # each pixel keeps the least skin weight around it.
+        # Pixels beside an occluder are mixed with it or in its shadow (a collar's dark edge on the neck):
+        # outside the narrow face (scalp, ears, neck) each pixel keeps the least skin weight around it.
         from scipy.ndimage import minimum_filter
 
-        skin = minimum_filter(skin, size=ERODE, mode="nearest")
+        skin = np.where(inner, skin, minimum_filter(skin, size=ERODE, mode="nearest"))
     skin = np.maximum(skin, np.where(face_px, feat_px, 0))  # brows, eyes, lips stay in the albedo
 
     atlas = atlas_data(model)
