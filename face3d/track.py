@@ -46,7 +46,10 @@ IDENTITY_ROUNDS = 2  # alternations of (per-keyframe pose + expression) and (sha
 ITERATIONS = 2  # Gauss-Newton steps per frame (warm start: the previous frame is close)
 SIGMA = 0.02  # landmark noise in units of the face size (as face3d.fit)
 HUBER = 2.0
-EXPRESSION_PRIOR = 5.0  # pull towards MediaPipe's blendshape scores (as face3d.fit)
+EXPRESSION_PRIOR = 5.0  # pull towards MediaPipe's blendshape scores
+# (face3d.fit uses 20, set on single rendered photos. In video 20 leaves the synthetic clip's figures as they
+# are (jawOpen r 0.864 -> 0.868, smile L 0.915 -> 0.907) and moves every real clip's fit 0.005-0.015 % of the
+# face size further from MediaPipe's points: 5 kept.)
 # ... ten times stronger on the lids and brows: MediaPipe's scores read them from the image (a closed lid, a
 # raised brow), which the few lid and brow landmarks underdetermine (eyeSquint/eyeLookDown/browDown explain
 # the same points); measured on the synthetic clip: blink r 0.49/0.62 -> 0.60/0.75, brows 0.41 -> 0.63.

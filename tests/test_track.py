@@ -86,6 +86,28 @@ def test_bounded_solver_matches_scipy():
     np.testing.assert_allclose(x, ref, atol=1e-5)
 
 
+def test_points_turned_away_from_the_camera_weigh_less():
+    """FrameSolver.visibility: frontal, the face's points keep their weight; turned 60 degrees, the side that
+    turns away (the model's +x side for a turn about +y) drops towards VIS_FLOOR, the near side does not."""
+    from face3d.correspondence import load_correspondence
+    from face3d.model import load_model
+    from face3d.track import VIS_FLOOR, FrameSolver, point_normals
+
+    solver = FrameSolver(load_correspondence(load_model()), np.zeros(100))
+    n = point_normals(solver.lm_mean)
+    np.testing.assert_allclose(np.linalg.norm(n, axis=1), 1, atol=1e-6)
+    assert (n[:, 2] > 0).mean() > 0.9  # the face looks down +z: outward normals mostly towards the camera
+    t = np.array([0.0, 0.0, -60.0])
+    front = solver.visibility(np.eye(3), t)
+    assert front.min() >= VIS_FLOOR and front.max() <= 1.0 and np.median(front) == 1.0
+    turned = solver.visibility(rodrigues(np.array([0.0, np.radians(60), 0.0])), t)
+    x = solver.lm_mean[solver.fixed, 0] - solver.centre[0]
+    far, near = x > 4.0, x < -4.0
+    assert far.sum() > 10 and near.sum() > 10
+    assert turned[far].mean() < 0.5 * turned[near].mean(), (turned[far].mean(), turned[near].mean())
+    assert turned[near].mean() > 0.9
+
+
 def test_filter_removes_jitter_without_lag_and_keeps_a_blink():
     t = np.arange(300) / 30.0
     rng = np.random.default_rng(0)
