@@ -110,7 +110,9 @@ def to_original_pixels(result: FitResult, camera: Camera) -> FitResult:
     mp = result.mediapipe478.copy()
     mp[:, :2] = (mp[:, :2] + 0.5) * s - 0.5
     mp[:, 2] *= s
-    return replace(result, camera=camera, ibug68=(result.ibug68 + 0.5) * s - 0.5, mediapipe478=mp)
+    scale = lambda xy: None if xy is None else (xy + 0.5) * s - 0.5  # noqa: E731
+    return replace(result, camera=camera, ibug68=scale(result.ibug68), ibug68_3d=scale(result.ibug68_3d),
+                   mediapipe478=mp)
 
 
 _DETECTOR: Detector | None = None
