@@ -57,7 +57,7 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
-from common import ROOT, SHARED  # noqa: E402
+from common import ROOT, SHARED, read_pts  # noqa: E402
 from face3d.formats.atomic import atomic_file  # noqa: E402
 
 # MediaPipe -> iBUG 68 (the table widely published with MediaPipe Face Mesh examples).
@@ -387,12 +387,6 @@ def with_keypoints(model, arrays: dict[str, np.ndarray], carried: list[np.ndarra
         t[rows], b[rows] = tri[rows], bary[rows]
         out[f"{name}_triangles"], out[f"{name}_barycentric"] = t, b
     return out
-
-
-def read_pts(path: Path) -> np.ndarray:
-    """[68, 2] 0-based pixel coordinates from an iBUG .pts file (1 subtracted: 1-based pixel origin)."""
-    lines = path.read_text().split("{")[1].split("}")[0].split()
-    return np.array(lines, np.float64).reshape(-1, 2) - 1.0
 
 
 def with_annotated_jaw(model, arrays: dict[str, np.ndarray], annotated: list, rounds: int = 2,

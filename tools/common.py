@@ -1,5 +1,5 @@
-"""What the tools share: the repository and shared-data paths, the median timers and the machine-load line
-that every benchmark prints beside its figures. Tools import it as ``from common import ...`` (the tools
+"""What the tools share: the repository and shared-data paths, the iBUG ``.pts`` reader, the median timers and
+the machine-load line that every benchmark prints beside its figures. Tools import it as ``from common import ...`` (the tools
 folder is on ``sys.path`` when a tool runs as a script)."""
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FACE3D_SHARED", ROOT.parent / "shared"))  # ../shared beside the checkout
+
+
+def read_pts(path: Path):
+    """[68, 2] float64 0-based pixel coordinates from an iBUG .pts file (1 subtracted: 1-based pixel origin)."""
+    import numpy as np
+
+    lines = path.read_text().split("{")[1].split("}")[0].split()
+    return np.array(lines, np.float64).reshape(-1, 2) - 1.0
 
 
 def median_times(fn, repeat: int, warmup: int = 1) -> tuple[float, float]:

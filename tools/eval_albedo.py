@@ -342,7 +342,8 @@ def face_scores(rgb: np.ndarray, result: FitResult, model) -> tuple[float, ...]:
 
 
 def real(det: Detector, quick: bool) -> dict:
-    from eval_landmarks import nme, read_pts
+    from common import read_pts
+    from eval_landmarks import nme
 
     model = _model()
     faces = SHARED / "faces"

@@ -38,7 +38,7 @@ from scipy.spatial.transform import Rotation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/common.py
-from common import SHARED  # noqa: E402
+from common import SHARED, read_pts  # noqa: E402
 
 from face3d.camera import Camera, exif_focal_35mm  # noqa: E402
 from face3d.correspondence import read_correspondence  # noqa: E402
@@ -50,12 +50,6 @@ from face3d.names import ICT_NAMES, arkit_to_ict  # noqa: E402
 
 GROUPS = {"all68": slice(0, 68), "inner51": slice(17, 68), "jaw17": slice(0, 17)}
 ESTIMATE_FOCAL = False  # --estimate-focal: photos without EXIF have the fit estimate the focal length
-
-
-def read_pts(path: Path) -> np.ndarray:
-    """[68, 2] 0-based pixel coordinates from an iBUG .pts file."""
-    lines = path.read_text().split("{")[1].split("}")[0].split()
-    return np.array(lines, np.float64).reshape(-1, 2) - 1.0
 
 
 def nme(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
