@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from face3d.audio.features import SAMPLE_RATE, audio_duration, iter_audio
 from face3d.audio.stream import Streamer
 from face3d.errors import BadInput
-from face3d.threads import one_thread
+from face3d.threads import one_blas_thread, one_thread
 
 
 def speech_weights(audio_path, fps: int = 30, seed: int = 0, progress: bool = True) -> np.ndarray:
@@ -35,7 +35,8 @@ def speech_curves(audio_path, fps: int = 30, seed: int = 0, progress: bool = Tru
     """``Curves`` for an audio file: weights [T, 53] and head [T, 3] (pitch, yaw, roll rad; None with
     ``head=False``). ``emotion``: a name, or keyframes ``[(time_s, name, intensity), ...]``.
 
-    Runs torch on one thread (``face3d.threads.one_thread``): the model's matrices are small.
+    Runs torch and numpy's BLAS on one thread (``face3d.threads``): the model's and the features' matrices
+    are small, and OpenBLAS's idle threads spin on the second core (they doubled the CPU time, measured).
     """
     from face3d.curves import Curves
 
@@ -47,7 +48,7 @@ def speech_curves(audio_path, fps: int = 30, seed: int = 0, progress: bool = Tru
     with Progress(TextColumn("speech -> face"), BarColumn(), TextColumn("{task.completed:.0f} s"),
                   TimeRemainingColumn(), console=console, disable=not show, transient=True) as bar:
         task = bar.add_task("", total=total or None)
-        with one_thread():
+        with one_thread(), one_blas_thread():
             for chunk in iter_audio(audio_path):
                 out.append(streamer.push(chunk))
                 rot.append(streamer.last_head)
