@@ -53,8 +53,13 @@ INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_
 SHARPNESS = 2.0  # several photos: each texel's photos weighted by trust * confidence ** SHARPNESS
 TRUST = True
 SPLAT_STEP, SPLAT_FILL, SPLAT_FULL = 4, 4, 0.6  # their atlas grid, hole-closing levels, weight seen in full
+LASH_ROOT, LASH_SKIN = (0.08, 0.3), 1.0  # lash cards dark within 0.08 cm of the skin, the skin they lie over beyond 0.3 cm
+LID_RATIO = (0.5, 0.8)  # a triangle's area open / closed lids below which its photo samples lose all (to full) weight
 GEOMETRY = False  # photometric correction of the fit's pose and expression (refine_geometry): off, it gained ~0.1 dB
-FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0))  # iBUG ranges (brows, eyes, lips) and radius (cm)
+# iBUG ranges (brows, eyes, lips, nostrils) and radius (cm): their dark or non-skin colours belong to the albedo
+# (the nostrils' darkness is the mouth of a cavity the SH shading cannot model; left to the skin test they were
+# dropped, filled pale, and in several photos taken from a misregistered one).
+FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0), (31, 36, 0.6))
 
 _LOCAL = threading.local()
 
@@ -87,6 +92,9 @@ class AtlasData:
     proc_index: np.ndarray
     proc_base: np.ndarray
     proc_gain: np.ndarray
+    lash: np.ndarray | None = None  # positions in proc_index of the eyelash texels
+    lash_vertex: np.ndarray | None = None  # per lash texel the nearest skin vertex (the lid margin at the root)
+    lash_root: np.ndarray | None = None  # per lash texel its distance from that vertex (cm)
 
 
 def _interior_codes() -> list[int]:
@@ -130,14 +138,17 @@ def _load_atlas_data(model) -> AtlasData:
         return dict(index=t.index.astype(np.int32), triangle=t.triangle.astype(np.int32), bary=t.bary,
                     region=t.region.astype(np.int8), nearest=t.nearest.astype(np.int32),
                     skin=data.skin.astype(np.int32), mirror=data.mirror.astype(np.int32),
-                    proc_index=data.proc_index.astype(np.int32), proc_base=data.proc_base, proc_gain=data.proc_gain)
+                    proc_index=data.proc_index.astype(np.int32), proc_base=data.proc_base, proc_gain=data.proc_gain,
+                    lash=data.lash.astype(np.int32), lash_vertex=data.lash_vertex.astype(np.int32),
+                    lash_root=data.lash_root.astype(np.float32))
 
     z = derived_cache(ATLAS_CACHE, _atlas_key(model), build)
     t = tx.AtlasTexels(z["index"].astype(np.int64), z["triangle"].astype(np.int64), z["bary"],
                        z["region"].astype(np.int64), OBSERVE_STEP)
     t.__dict__["nearest"] = z["nearest"].astype(np.int64)  # the cached_property, filled
     return AtlasData(t, z["skin"].astype(np.int64), z["mirror"].astype(np.int64), z["proc_index"].astype(np.int64),
-                     z["proc_base"], z["proc_gain"])
+                     z["proc_base"], z["proc_gain"], z["lash"].astype(np.int64), z["lash_vertex"].astype(np.int64),
+                     z["lash_root"])
 
 
 def _build_atlas_data(model) -> AtlasData:
@@ -145,8 +156,16 @@ def _build_atlas_data(model) -> AtlasData:
     skin = _skin_texels(model, texels)
     fine = tx.atlas_texels(model)
     psel, base, gain = tx._procedural(model, fine)
+    from scipy.spatial import cKDTree
+
+    codes = [tx.REGION_NAMES.index(n) for n in ("eyelashes_left", "eyelashes_right")]
+    lash = np.flatnonzero(np.isin(fine.region[psel], codes))
+    neutral = model.neutral.cpu().numpy()
+    tri = model.faces.cpu().numpy()
+    skin_v = np.unique(tri[tx.region_mask(model, ("face",))].reshape(-1))
+    d, nn = cKDTree(neutral[skin_v]).query(tx.texel_values(model, fine, neutral, psel[lash]))
     return AtlasData(texels, skin, _mirror_texels(model, texels, skin), fine.index[psel],
-                     base.astype(np.float32), gain.astype(np.float32))
+                     base.astype(np.float32), gain.astype(np.float32), lash, skin_v[nn], d.astype(np.float32))
 
 
 # ---------------------------------------------------------------------------------------------- views
@@ -592,14 +611,40 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
 
     atlas = atlas_data(model)
     texels, sel = atlas.texels, atlas.skin
+    lid = lid_quality(model, result)                                       # [F]
     pts = tx.texel_values(model, texels, verts, sel)
     nrm = tx.texel_values(model, texels, normals, sel)
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True).clip(1e-9)
     at, wt = _surface_samples(pts, nrm, crop, view, skin, sh)
     av, wv = _surface_samples(verts, normals, crop, view, skin, sh)
+    if lid is not None:
+        wt = wt * lid[texels.triangle[sel]]
+        lid_v = np.ones(model.n_vertices, np.float32)
+        np.minimum.at(lid_v, tri.reshape(-1), np.repeat(lid, 3))
+        wv = wv * lid_v
     ai, wi = _interior_splat(model, verts, crop, view, sh)
     return Observation(at, wt, av, wv * skin_v, sh.astype(np.float32), skin.astype(np.float32), crop,
                        _iris_colour(rgb, result, sh), ai, wi)
+
+
+def lid_quality(model, result: FitResult) -> np.ndarray | None:
+    """float32 [F] in [0, 1]: how well a photo of ``result``'s expression can show each triangle's skin for
+    the eyes closed: the ratio of its area in the fitted expression to its area with ``eyeBlink_L/R`` = 1
+    (the upper lid, folded under the crease and seen edge-on when the eye is open, stretches 2-3 times when
+    it closes: its few pixels, the lash line and the fold's shadow, were smeared over the closed lid),
+    mapped from ``LID_RATIO`` (0) to 1; 1 for triangles the blink does not move. None: no eyeBlink shapes."""
+    names = list(getattr(model, "expression_names", []))
+    if "eyeBlink_L" not in names or "eyeBlink_R" not in names or result.expression is None:
+        return None
+    e = np.array(result.expression, np.float32).copy()
+    e[names.index("eyeBlink_L")] = e[names.index("eyeBlink_R")] = 1.0
+    tri = model.faces.cpu().numpy()
+    v0 = mesh_vertices(model, result)
+    v1 = mesh_vertices(model, dataclasses.replace(result, expression=e))
+    area = lambda v: np.linalg.norm(np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]]), axis=1)  # noqa: E731
+    ratio = area(v0) / np.maximum(area(v1), 1e-12)
+    lo, hi = LID_RATIO
+    return np.clip((ratio - lo) / (hi - lo), 0, 1).astype(np.float32)
 
 
 def _bary_at(view: View, ys, xs, tri, verts, camera) -> np.ndarray:
@@ -678,7 +723,14 @@ def compose_albedo(model, observations: list[Observation], sharpness: float | No
             img = upsample2(img)
         up = img.reshape(-1, 4)[atlas.proc_index]
         cover = up[:, 3:].clip(0, 1)
+        if atlas.lash is not None:
+            cover[atlas.lash] = 0  # the photo's pixels over a lash card are lid, sclera and lash mixed
         proc = proc * (1 - cover) + up[:, :3] * cover
+    if atlas.lash is not None:
+        # Lashes: dark at the root along the lid margin, the rest of the card the colour of the skin under it
+        # (opaque cards: all dark, a closed eye showed a black bar under the lid).
+        t = np.clip((atlas.lash_root - LASH_ROOT[0]) / (LASH_ROOT[1] - LASH_ROOT[0]), 0, 1)[:, None]
+        proc[atlas.lash] = tx.LASHES * (1 - t) + base_v[atlas.lash_vertex] * LASH_SKIN * t
     flat[atlas.proc_index] = proc.clip(0, 1)
     return full
 

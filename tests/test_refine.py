@@ -276,3 +276,34 @@ def test_geometry_correction_finds_a_shift_and_is_deterministic(astronaut_fit, m
     # Towards the truth (part of the way: the landmark term holds the fit's landmarks where they were).
     assert err(a) < 0.75 * err(off)
     assert np.isfinite(a.ibug68).all() and not np.array_equal(a.ibug68, off.ibug68)
+
+
+def test_closed_lids_get_lid_skin_and_lashes_stay_at_the_margin(astronaut_fit, model):
+    import dataclasses
+
+    from face3d import refine
+
+    rgb, fitted = _astronaut(astronaut_fit)
+    lid = refine.lid_quality(model, fitted)
+    # The eyes are open in the photo: the upper lids' skin, folded under the crease, is seen badly; the
+    # rest of the face (and the same face with its eyes already closed) is not touched.
+    regions = tx.triangle_regions(model)
+    assert lid is not None and ((lid < 0.5) & (regions == tx.REGION_NAMES.index("face"))).sum() > 100
+    assert (lid == 1).mean() > 0.95
+    names = model.expression_names
+    e = np.array(fitted.expression, np.float32)
+    e[names.index("eyeBlink_L")] = e[names.index("eyeBlink_R")] = 1
+    assert refine.lid_quality(model, dataclasses.replace(fitted, expression=e)).min() > 0.99
+    # In the albedo the badly seen lid is skin: as bright as the face's skin around it, not the lash line.
+    out = refine.refine(rgb, fitted, model)
+    lin = tx.srgb_to_linear(out.albedo.reshape(-1, 3) / 255.0).mean(1)
+    texels = tx.atlas_texels(model)
+    on_face = texels.region == tx.REGION_NAMES.index("face")
+    hidden_lid = on_face & (lid[texels.triangle] == 0)
+    assert hidden_lid.sum() > 500
+    assert np.median(lin[texels.index[hidden_lid]]) > 0.6 * np.median(lin[texels.index[on_face]])
+    # Lash cards: dark at their root, the skin's colour at the tips (a closed eye shows no black bar).
+    atlas = refine.atlas_data(model)
+    lash = atlas.proc_index[atlas.lash]
+    root, tip = lash[atlas.lash_root < 0.05], lash[atlas.lash_root > 0.5]
+    assert np.median(lin[root]) < 0.1 < np.median(lin[tip])
