@@ -200,8 +200,8 @@ def test_synthetic_ground_truth_short():
         truth = tool.synthesize(clip, seconds=2.0, fps=25.0, size=(320, 240))
         s = tool.score_synthetic(track(clip, progress=False), truth)
     assert s["detected"] > 0.9
-    # Regression guards below the level measured now (2 s, 320x240, closed lids painted: jawOpen 0.80, blink
-    # 0.94 / 0.86, head 2.9 degrees); the issue's targets (r >= 0.9, head <= 2 degrees) are not all met yet
+    # Regression guards below the level measured now (2 s, 320x240: jawOpen 0.83, blink 0.93 / 0.90, head
+    # 3.5 degrees); the issue's targets (r >= 0.9, head <= 2 degrees) are not all met yet
     # (tools/eval_track.py reports the full clip).
     assert s["r_jawOpen"] > 0.7 and s["r_eyeBlink_L"] > 0.7 and s["r_eyeBlink_R"] > 0.7, s
     assert s["head_error_deg_median"] < 5.0, s
@@ -218,25 +218,6 @@ def test_blink_score_of_an_eye_turned_away_leans_on_the_other():
     out = shared_blink(s, 0.3, 0.9)  # the left eye turned away
     assert out[br] == s[br] and out[0] == s[0]
     np.testing.assert_allclose(out[bl], 0.1 / 3 + 0.8 * 2 / 3)
-
-
-def test_synthetic_clip_closed_lids_paint_only_the_lid_strip():
-    """The synthetic clip's closed lids (tools/eval_track.closed_lids): only the skin that eyeBlink moves is
-    repainted, with one colour per eye taken from the lid skin around it, and a darker lash line."""
-    from face3d import texture as tx
-    from face3d.model import load_model
-
-    tool = _tool()
-    rng = np.random.default_rng(0)
-    albedo = rng.integers(60, 200, (tx.ATLAS_H, tx.ATLAS_W, 3)).astype(np.uint8)
-    out = tool.closed_lids(albedo, load_model())
-    changed = np.any(out != albedo, -1)
-    assert 0 < changed.mean() < 0.01, changed.mean()  # a small strip of the atlas
-    rows, cols = np.nonzero(changed)
-    assert np.ptp(cols) > 3 * np.ptp(rows[cols < np.median(cols)])  # two strips side by side (both eyes)
-    painted = out[changed].astype(float).mean(-1)
-    assert 60 <= np.median(painted) <= 200  # the surrounding skin's colour, not a new one
-    assert painted.min() < 0.6 * np.median(painted)  # the lash line along the rim
 
 
 # ---------------------------------------------------------------------------------------------- bad input

@@ -10,8 +10,8 @@ same MediaPipe ids projected, before and (c) after the temporal filter; and the 
 (a) in % of the face size (sqrt of the landmark box area).
 
 Synthetic clip (``synthesize``): the ICT face with a random identity, rendered with face3d's renderer
-(textured with a real face's fitted albedo, its closed lids painted as lid skin with a lash line, a coloured
-SH light whose direction swings across the clip, Gaussian camera noise) from known
+(textured with a real face's fitted albedo, a coloured SH light whose direction swings across the clip,
+Gaussian camera noise) from known
 curves: speech-like jawOpen, blinks, smiles, browInnerUp, head yaw up to +-45 degrees with pitch and roll.
 Reports per-curve correlation (tracked vs true) and the median head-rotation error in degrees.
 """
@@ -102,60 +102,11 @@ def reference_albedo() -> np.ndarray:
     return fit(SHARED / "faces" / "astronaut.png").albedo
 
 
-# The closed lid. The reference albedo is a photo of open eyes: the strip of upper lid that slides down over the
-# eye in a blink is hidden in the photo's lid fold or seen at a grazing angle, so the fit painted it with the
-# open eye's lashes, shadow and specks of sclera; closed, the lid then showed a dark band over a pale line and
-# read as half open (MediaPipe's lids kept a 55-65 % gap at the blink peaks). ``closed_lids`` paints that
-# strip with the lid skin just above it and draws a lash line along its rim, as a real closed eye looks. The
-# strip: texels of the skin whose vertices eyeBlink moves by more than LID_MOVING of its largest move;
-# the rim (lash line): more than LID_RIM.
-LID_MOVING, LID_RIM, LID_SKIN = (0.15, 0.35), 0.7, (0.03, 0.15)
-LASH_SHADE = 0.4  # the lash line's colour: the lid skin's times this
-
-
-def closed_lids(albedo: np.ndarray, model=None) -> np.ndarray:
-    """uint8 [H, W, 3] sRGB albedo atlas -> the same with both eyes' moving upper-lid strip painted as lid
-    skin and a lash line along its rim (see LID_MOVING): a test fixture for the synthetic clip's blinks."""
-    import torch
-
-    from face3d import texture as tx
-    from face3d.model import load_model
-    from face3d.names import ICT_NAMES
-
-    model = model or load_model()
-    texels = tx.atlas_texels(model)
-    out = albedo.reshape(-1, 3).astype(np.float64).copy()
-    skin = np.isin(texels.region, [tx.REGION_NAMES.index("face")])
-    zero_id, zero_e = torch.zeros(1, 100), torch.zeros(1, len(ICT_NAMES))
-    with torch.no_grad():
-        v0 = model.blend(zero_id, zero_e)[0].double().numpy()
-    for side in ("L", "R"):
-        e = zero_e.clone()
-        e[0, ICT_NAMES.index(f"eyeBlink_{side}")] = 1
-        with torch.no_grad():
-            d = model.blend(zero_id, e)[0].double().numpy() - v0
-        mag = np.linalg.norm(d, axis=1)
-        m = tx.texel_values(model, texels, (mag / mag.max())[:, None])[:, 0]
-        idx = texels.index
-        near = skin & (m > LID_SKIN[0]) & (m < LID_SKIN[1])
-        # the lid skin above the strip: the near texels that lie higher on the face than the moving strip's
-        y = tx.texel_values(model, texels, v0[:, 1:2])[:, 0]
-        moving = skin & (m >= LID_MOVING[0])
-        ref = np.median(out[idx[near & (y > np.median(y[moving]))]], 0)
-        w = np.clip((m - LID_MOVING[0]) / (LID_MOVING[1] - LID_MOVING[0]), 0, 1)[:, None]
-        w = np.where(skin[:, None], w, 0.0)
-        colour = np.where((m > LID_RIM)[:, None], ref * LASH_SHADE, ref)
-        out[idx] = out[idx] * (1 - w) + colour * w
-    img = out.reshape(albedo.shape)
-    return np.clip(np.round(img), 0, 255).astype(np.uint8)
-
-
 def synthesize(path: Path, seconds: float = 6.0, fps: float = 30.0, size: tuple[int, int] = (640, 480),
-               seed: int = 0, albedo: np.ndarray | None = None, lids: bool = True) -> dict:
+               seed: int = 0, albedo: np.ndarray | None = None) -> dict:
     """Render the synthetic clip to ``path`` (mp4): the face textured with ``albedo`` (uint8 sRGB atlas;
-    default ``reference_albedo()``; with ``lids``, its closed lids painted by ``closed_lids``) under a coloured
-    SH light that swings across the clip. Returns the truth: times, expression, head angles, rotation
-    matrices [T, 3, 3], identity."""
+    default ``reference_albedo()``) under a coloured SH light that swings across the clip. Returns the truth:
+    times, expression, head angles, rotation matrices [T, 3, 3], identity."""
     import torch
 
     from face3d import texture as tx
@@ -168,8 +119,6 @@ def synthesize(path: Path, seconds: float = 6.0, fps: float = 30.0, size: tuple[
 
     model = load_model()
     albedo = reference_albedo() if albedo is None else albedo
-    if lids:
-        albedo = closed_lids(albedo, model)
     rng = np.random.default_rng(seed)
     identity = (rng.standard_normal(100) * 0.6).astype(np.float32)
     n = int(round(seconds * fps))
@@ -269,8 +218,6 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=6.0, help="length of the synthetic clip")
     ap.add_argument("--seed", type=int, default=0, help="the synthetic clip's seed (identity, blink times, "
                     "noise); 0 is the one the tracker's constants were looked at on, others are held out")
-    ap.add_argument("--photo-lids", action="store_true", help="the synthetic clip as before its closed lids "
-                    "were painted (closed_lids): the photo's open-eye lashes stretched over a closed lid")
     ap.add_argument("--clips", nargs="*", help="real clips (default: every ../shared/video/*.mp4)")
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
@@ -295,7 +242,7 @@ def main(argv=None) -> int:
     if not args.real_only:
         with tempfile.TemporaryDirectory() as tmp:
             clip = Path(tmp) / "synthetic.mp4"
-            truth = synthesize(clip, args.seconds, seed=args.seed, lids=not args.photo_lids)
+            truth = synthesize(clip, args.seconds, seed=args.seed)
             s = score_synthetic(track(clip, progress=False), truth)
         report["synthetic"] = s
         print("synthetic: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in s.items()))
