@@ -50,10 +50,11 @@ CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
 # Non-skin parts textured from the photo where it sees them (the procedural texture elsewhere).
 INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_socket", "eyelashes_left",
             "eyelashes_right")
-SHARPNESS = 2.0  # several photos: each texel's photos weighted by trust * confidence ** SHARPNESS
+SHARPNESS = 0.5  # several photos: each texel's photos weighted by trust * confidence ** SHARPNESS (2 before 2026-12-04: a softer blend re-renders every frame better, 6 clips of 6)
 TRUST = True
 SPLAT_STEP, SPLAT_FILL, SPLAT_FULL = 4, 4, 0.6  # their atlas grid, hole-closing levels, weight seen in full
 LASH_ROOT, LASH_SKIN = (0.08, 0.3), 1.0  # lash cards dark within 0.08 cm of the skin, the skin they lie over beyond 0.3 cm
+COHERENT = 5  # atlas window (half-resolution texels) over which a texel's photo weight is averaged: full below 0.5
 LID_RATIO = (0.5, 0.8)  # a triangle's area open / closed lids below which its photo samples lose all (to full) weight
 GEOMETRY = False  # photometric correction of the fit's pose and expression (refine_geometry): off, it gained ~0.1 dB
 # iBUG ranges (brows, eyes, lips, nostrils) and radius (cm): their dark or non-skin colours belong to the albedo
@@ -615,8 +616,17 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
     pts = tx.texel_values(model, texels, verts, sel)
     nrm = tx.texel_values(model, texels, normals, sel)
     nrm /= np.linalg.norm(nrm, axis=1, keepdims=True).clip(1e-9)
-    at, wt = _surface_samples(pts, nrm, crop, view, skin, sh)
     av, wv = _surface_samples(verts, normals, crop, view, skin, sh)
+    at, wt = _surface_samples(pts, nrm, crop, view, skin, sh)
+    if COHERENT > 1:
+        # A texel sample counts in full only among seen neighbours (atlas window ``COHERENT``): isolated
+        # samples, a collar's edge or a shadow line passing the mask here and there, left dotted lines.
+        from scipy.ndimage import uniform_filter
+
+        grid = np.zeros(tx.ATLAS_H // texels.step * (tx.ATLAS_W // texels.step), np.float32)
+        grid[texels.index[sel]] = wt
+        grid = uniform_filter(grid.reshape(tx.ATLAS_H // texels.step, -1), COHERENT, mode="constant")
+        wt = wt * np.clip(grid.reshape(-1)[texels.index[sel]] / 0.5, 0, 1)
     if lid is not None:
         wt = wt * lid[texels.triangle[sel]]
         lid_v = np.ones(model.n_vertices, np.float32)
@@ -723,14 +733,19 @@ def compose_albedo(model, observations: list[Observation], sharpness: float | No
             img = upsample2(img)
         up = img.reshape(-1, 4)[atlas.proc_index]
         cover = up[:, 3:].clip(0, 1)
+        seen_colour = up[:, :3]
         if atlas.lash is not None:
-            cover[atlas.lash] = 0  # the photo's pixels over a lash card are lid, sclera and lash mixed
-        proc = proc * (1 - cover) + up[:, :3] * cover
+            # The photo's pixels over a lash card mix lid, lashes and the eye's white: no brighter than the
+            # skin under the card (a closed eye showed the white as a pale band under the lid).
+            seen_colour[atlas.lash] = np.minimum(seen_colour[atlas.lash], base_v[atlas.lash_vertex])
+        proc = proc * (1 - cover) + seen_colour * cover
     if atlas.lash is not None:
-        # Lashes: dark at the root along the lid margin, the rest of the card the colour of the skin under it
-        # (opaque cards: all dark, a closed eye showed a black bar under the lid).
+        # Lashes the photo does not show: dark at the root along the lid margin, the rest of the card the
+        # colour of the skin under it (opaque cards all dark: a closed eye showed a black bar under the lid).
         t = np.clip((atlas.lash_root - LASH_ROOT[0]) / (LASH_ROOT[1] - LASH_ROOT[0]), 0, 1)[:, None]
-        proc[atlas.lash] = tx.LASHES * (1 - t) + base_v[atlas.lash_vertex] * LASH_SKIN * t
+        c = cover[atlas.lash] if seen else 0
+        fallback = tx.LASHES * (1 - t) + base_v[atlas.lash_vertex] * LASH_SKIN * t
+        proc[atlas.lash] = proc[atlas.lash] * c + fallback * (1 - c)
     flat[atlas.proc_index] = proc.clip(0, 1)
     return full
 

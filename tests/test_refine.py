@@ -302,8 +302,9 @@ def test_closed_lids_get_lid_skin_and_lashes_stay_at_the_margin(astronaut_fit, m
     hidden_lid = on_face & (lid[texels.triangle] == 0)
     assert hidden_lid.sum() > 500
     assert np.median(lin[texels.index[hidden_lid]]) > 0.6 * np.median(lin[texels.index[on_face]])
-    # Lash cards: dark at their root, the skin's colour at the tips (a closed eye shows no black bar).
+    # Lash cards: darker at their root than at the tips, which are not black (a closed eye shows no black
+    # bar under the lid).
     atlas = refine.atlas_data(model)
     lash = atlas.proc_index[atlas.lash]
     root, tip = lash[atlas.lash_root < 0.05], lash[atlas.lash_root > 0.5]
-    assert np.median(lin[root]) < 0.1 < np.median(lin[tip])
+    assert np.median(lin[root]) < 0.75 * np.median(lin[tip]) and np.median(lin[tip]) > 0.1
