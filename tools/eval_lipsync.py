@@ -18,6 +18,10 @@ Metrics (per set, pooled over clips):
   true alignment, per clip, then averaged over clips (and pooled over all frames).
 - ``silence closed``: share of silence frames (phone ``sil``, further than 150 ms from any speech phone,
   so the coarticulated run-in/run-out is excluded) with the lips closed; ``silence jaw`` their mean jawOpen.
+- ``false closed``: share of speech frames with the lips closed where they should not be: frames inside a
+  phone that is neither silence, p/b/m nor f/v (whose lip-to-teeth target is "closed" by the gap measure
+  too), further than ``FALSE_MARGIN_S`` = 50 ms from any p/b/m (the closing and opening around one).
+  What a looser closure rule pays for the p/b/m it wins.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from training.visemes import SILENCE, load_phones, normalize_phone, phones_to_we
 from face3d.names import ICT_NAMES  # noqa: E402
 
 SILENCE_MARGIN_S = 0.15
+FALSE_MARGIN_S = 0.05
 JAW = ICT_NAMES.index("jawOpen")
 
 
@@ -56,9 +61,16 @@ def clip_metrics(weights: np.ndarray, phones: list[dict], fps: float, gap: tuple
     for p in speech:
         far &= (t < p["start"] - SILENCE_MARGIN_S) | (t > p["end"] + SILENCE_MARGIN_S)
     sil = far & (t <= phones[-1]["end"])
+    other = np.zeros(len(t), bool)
+    for p in speech:
+        if normalize_phone(p["phone"]) not in ("p", "b", "m", "f", "v"):
+            other |= (t >= p["start"]) & (t < p["end"])
+    for p in pbm:
+        other &= (t < p["start"] - FALSE_MARGIN_S) | (t > p["end"] + FALSE_MARGIN_S)
     return dict(pbm=len(pbm), pbm_closed=hits, r=float(np.corrcoef(weights[:, JAW], target)[0, 1]),
                 jaw=weights[:, JAW], target=target, sil=int(sil.sum()), sil_closed=int(closed[sil].sum()),
-                sil_jaw=float(weights[sil, JAW].sum()))
+                sil_jaw=float(weights[sil, JAW].sum()), other=int(other.sum()),
+                false_closed=int(closed[other].sum()))
 
 
 def variant(audio: np.ndarray, name: str, seed: int) -> np.ndarray:
@@ -89,7 +101,9 @@ def evaluate(folder: Path, model, fps: int, gap, name: str = "clean", post: bool
                 pbm_closed=sum(m["pbm_closed"] for m in per) / max(1, sum(m["pbm"] for m in per)),
                 r_mean=float(np.mean([m["r"] for m in per])), r_pooled=float(np.corrcoef(jaw, tgt)[0, 1]),
                 sil_closed=sum(m["sil_closed"] for m in per) / max(1, n_sil),
-                sil_jaw=sum(m["sil_jaw"] for m in per) / max(1, n_sil), sil_frames=n_sil)
+                sil_jaw=sum(m["sil_jaw"] for m in per) / max(1, n_sil), sil_frames=n_sil,
+                false_closed=sum(m["false_closed"] for m in per) / max(1, sum(m["other"] for m in per)),
+                false_frames=sum(m["false_closed"] for m in per))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,13 +125,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"weights {args.weights}, {args.fps} fps, {'raw model' if args.raw else 'model + VAD gate + closure'}; "
           f"lips closed = inner-lip gap < {CLOSED_CM} cm")
     print(f"{'set':20s} {'clips':>5s} {'p/b/m':>6s} {'pbm closed':>10s} {'jawOpen r':>9s} {'r pooled':>8s} "
-          f"{'sil frames':>10s} {'sil closed':>10s} {'sil jaw':>7s}", flush=True)
+          f"{'sil frames':>10s} {'sil closed':>10s} {'sil jaw':>7s} {'false closed':>12s}", flush=True)
     for var in args.variants.split(","):
         for name in ("librivox", "arctic"):
             m = evaluate(SHARED / "speech" / name, model, args.fps, gap, var, not args.raw)
             label = name if var == "clean" else f"{name} {var}dB"
             print(f"{label:20s} {m['clips']:5d} {m['pbm']:6d} {m['pbm_closed']:10.3f} {m['r_mean']:9.3f} "
-                  f"{m['r_pooled']:8.3f} {m['sil_frames']:10d} {m['sil_closed']:10.3f} {m['sil_jaw']:7.3f}", flush=True)
+                  f"{m['r_pooled']:8.3f} {m['sil_frames']:10d} {m['sil_closed']:10.3f} {m['sil_jaw']:7.3f} "
+                  f"{m['false_closed']:6.3f} ({m['false_frames']:3d})", flush=True)
     print("targets: pbm closed >= 0.95, jawOpen r >= 0.8, silence closed >= 0.9")
 
 

@@ -45,24 +45,28 @@ def _progress() -> Progress:
                     TextColumn("{task.fields[info]}"), TimeRemainingColumn())
 
 
-def token_targets(record: dict, root: Path, n_tokens: int, delay: int) -> tuple[np.ndarray, np.ndarray]:
-    """(targets [n_tokens, 53] float32, mask [53] float32) at the tokens' face times (k - delay) / 50 s."""
+def token_targets(record: dict, root: Path, n_tokens: int, delay: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(targets [n_tokens, 53] float32, mask [53] float32, bilabial [n_tokens] float32) at the tokens' face
+    times (k - delay) / 50 s; bilabial is 1 on the tokens the targets close for a p/b/m (0 without phones)."""
     times = (np.arange(n_tokens) - delay) / a2f.TOKEN_HZ
     if record.get("targets"):
         curves = np.load(root / record["targets"]).astype(np.float32)
         src = np.arange(len(curves)) / float(record["fps"])
         out = np.stack([np.interp(times, src, c) for c in curves.T], 1)
         mask = np.asarray(record.get("mask") or [1] * a2f.N_OUT, np.float32)
-        return out.astype(np.float32), mask
-    from training.visemes import load_phones, phones_to_weights
+        return out.astype(np.float32), mask, np.zeros(n_tokens, np.float32)
+    from training.visemes import bilabial_frames, load_phones, phones_to_weights
 
-    w = phones_to_weights(load_phones(root / record["phones"]), a2f.TOKEN_HZ, n_tokens)
+    phones = load_phones(root / record["phones"])
+    w = phones_to_weights(phones, a2f.TOKEN_HZ, n_tokens)
     idx = np.clip(np.arange(n_tokens) - delay, 0, n_tokens - 1)
-    return np.asarray(w, np.float32)[idx], np.ones(a2f.N_OUT, np.float32)
+    bil = bilabial_frames(phones, a2f.TOKEN_HZ, n_tokens)[idx] & (np.arange(n_tokens) >= delay)
+    return np.asarray(w, np.float32)[idx], np.ones(a2f.N_OUT, np.float32), bil.astype(np.float32)
 
 
 def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
-    """Every manifest item as {name, speaker, mel [M, n_mels] float16, targets [M, 53], mask [53]}."""
+    """Every manifest item as {name, speaker, mel [M, n_mels] float16, targets [M, 53], mask [53],
+    bilabial [M]}."""
     records = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if line.strip()]
     records = records[:limit] if limit else records
     mel_fn = a2f.Audio2Face(cfg).features
@@ -76,10 +80,10 @@ def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
             if n_tok < 8:
                 bar.advance(task)
                 continue
-            targets, mask = token_targets(r, root, n_tok, cfg.delay)
+            targets, mask, bil = token_targets(r, root, n_tok, cfg.delay)
             group = (r.get("aug") or {}).get("base") or r["name"]  # an item and its augmented copies
             items.append(dict(name=r["name"], group=group, speaker=r.get("speaker") or "",
-                              mel=mel.astype(np.float16), targets=targets, mask=mask,
+                              mel=mel.astype(np.float16), targets=targets, mask=mask, bilabial=bil,
                               power=float(np.mean(audio.astype(np.float64) ** 2))))
             bar.update(task, advance=1, info=r["name"])
     return items
@@ -88,7 +92,7 @@ def load_corpus(root: Path, cfg: a2f.Config, limit: int | None) -> list[dict]:
 class Batches:
     """Random crops: mel [B, C, n_mels], targets [B, C, 53], weight [B, C, 53] (the item's channel mask),
     power [B] (the item's mean waveform power, for the SNR of added backgrounds), span [B, 2] (the crop
-    frames the item covers: the rest is digital silence)."""
+    frames the item covers: the rest is digital silence), bilabial [B, C] (1 on p/b/m tokens)."""
 
     def __init__(self, items: list[dict], crop_tokens: int, batch: int, silence: float, seed: int):
         self.items, self.crop, self.batch, self.silence = items, crop_tokens, batch, silence
@@ -102,6 +106,7 @@ class Batches:
         tgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
         wgt = np.zeros((self.batch, c, a2f.N_OUT), np.float32)
         power = np.zeros(self.batch, np.float32)
+        bil = np.zeros((self.batch, c), np.float32)
         span = np.zeros((self.batch, 2), np.int64)
         margin = c // 4
         for b, i in enumerate(self.rng.choice(len(self.items), self.batch, p=self.p)):
@@ -113,10 +118,11 @@ class Batches:
             mel[b, lo - s: hi - s] = it["mel"][lo:hi]
             tgt[b, lo - s: hi - s] = it["targets"][lo:hi]
             wgt[b] = it["mask"]
+            bil[b, lo - s: hi - s] = it["bilabial"][lo:hi]
             power[b] = it["power"]
             span[b] = lo - s, hi - s
         return (torch.from_numpy(mel), torch.from_numpy(tgt), torch.from_numpy(wgt), torch.from_numpy(power),
-                torch.from_numpy(span))
+                torch.from_numpy(span), torch.from_numpy(bil))
 
 
 def augment(mel: torch.Tensor, floor: float, gen: torch.Generator) -> torch.Tensor:
@@ -156,6 +162,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--vel-weight", type=float, default=1.0)
     ap.add_argument("--gap-weight", type=float, default=0.2, help="weight of the lip-gap L1 (cm)")
     ap.add_argument("--close-weight", type=float, default=0.3, help="weight of the closed-lips hinge (cm)")
+    ap.add_argument("--bilabial-weight", type=float, default=0.0, help="weight of the closed-lips hinge (cm) "
+                    "on the p/b/m tokens alone (the general hinge is mostly silence); 0: off")
+    ap.add_argument("--open-weight", type=float, default=0.0, help="weight of a hinge (cm) keeping the lip gap "
+                    "open to training.losses.OPEN_CM where the target's is (against false closures); 0: off")
     ap.add_argument("--val-speakers", default="", help="comma-separated speakers to hold out")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N manifest items (smoke tests)")
     ap.add_argument("--acoustic", type=float, default=0.0, help="scale of the train-time acoustic augmentation's "
@@ -213,11 +223,11 @@ def main(argv: list[str] | None = None) -> None:
     with _progress() as bar:
         task = bar.add_task("training", total=args.steps, info="")
         for step in range(args.steps):
-            mel, tgt, wgt, power, span = batches()
+            mel, tgt, wgt, power, span, bil = batches()
             if acoustic is not None:
                 mel = acoustic(mel, power, span)
             mel = augment(mel, floor, gen)
-            loss = loss_fn(model(mel.to(device)), tgt.to(device), wgt.to(device), args, gap)
+            loss = loss_fn(model(mel.to(device)), tgt.to(device), wgt.to(device), args, gap, bil.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

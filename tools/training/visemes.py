@@ -173,23 +173,38 @@ def phones_to_weights(phones: list[dict], fps: float, n_frames: int) -> np.ndarr
     return np.clip(w, 0.0, 1.0).astype(np.float32)
 
 
-def _close_bilabials(w: np.ndarray, segs: list[tuple[int, float, float]], fps: float) -> None:
-    """In place: lips closed on every frame inside a p/b/m (or nearest to its centre if none is inside)."""
-    row = PHONE_ROW["p"]
-    idx = {n: _channel_indices(n) for n in ("mouthClose", "mouthPress", "mouthLowerDown", "mouthUpperUp",
-                                            "mouthShrugUpper", "mouthFunnel")}
-    jaw = ICT_NAMES.index("jawOpen")
-    n = len(w)
+def _bilabial_spans(segs: list[tuple[int, float, float]], fps: float, n: int) -> list[tuple[int, int]]:
+    """Frame ranges [i0, i1) of the p/b/m segments: every frame inside one, or the frame nearest its centre
+    when none is."""
+    out = []
     for r, start, end in segs:
-        if r != row:
+        if r != PHONE_ROW["p"]:
             continue
         i0, i1 = int(np.ceil(start * fps - 1e-9)), int(np.ceil(end * fps - 1e-9))
         if i1 <= i0:
             i0 = int(round(0.5 * (start + end) * fps))
             i1 = i0 + 1
         i0, i1 = max(i0, 0), min(i1, n)
-        if i0 >= i1:
-            continue
+        if i0 < i1:
+            out.append((i0, i1))
+    return out
+
+
+def bilabial_frames(phones: list[dict], fps: float, n_frames: int) -> np.ndarray:
+    """bool [n_frames]: the frames ``phones_to_weights`` closes for a p/b/m (frame ``i`` at ``i / fps``)."""
+    out = np.zeros(n_frames, bool)
+    for i0, i1 in _bilabial_spans(_segments(phones), fps, n_frames):
+        out[i0:i1] = True
+    return out
+
+
+def _close_bilabials(w: np.ndarray, segs: list[tuple[int, float, float]], fps: float) -> None:
+    """In place: lips closed on every frame inside a p/b/m (or nearest to its centre if none is inside)."""
+    row = PHONE_ROW["p"]
+    idx = {n: _channel_indices(n) for n in ("mouthClose", "mouthPress", "mouthLowerDown", "mouthUpperUp",
+                                            "mouthShrugUpper", "mouthFunnel")}
+    jaw = ICT_NAMES.index("jawOpen")
+    for i0, i1 in _bilabial_spans(segs, fps, len(w)):
         w[i0:i1, idx["mouthClose"][0]] = w[i0:i1, jaw]
         for name in ("mouthLowerDown", "mouthUpperUp", "mouthShrugUpper", "mouthFunnel"):
             w[i0:i1, idx[name]] = 0.0
