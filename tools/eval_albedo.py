@@ -25,7 +25,7 @@ photos of one person. Every figure runs the project's own ``detect -> fit -> ref
 
 Times: refine seconds per image (wall) beside the landmark fit's, with the machine's load.
 
-    FACE3D_HOME=... python tools/eval_albedo.py [--quick] [--only synthetic,real,multi]
+    FACE3D_HOME=... python tools/eval_albedo.py [--quick] [--only synthetic,real,multi] [--clips a.mp4,b.mp4]
 """
 from __future__ import annotations
 
@@ -417,9 +417,10 @@ def turn_frames(det: Detector, clip: Path, count: int = 3, stride: int = 8):
     return [found[i] for i in picks]
 
 
-def multi(det: Detector, quick: bool) -> dict:
+def multi(det: Detector, quick: bool, clips: list[str] | None = None) -> dict:
     model = _model()
-    clips = ["sadtalker_WDA_KatieHill_000.mp4"] + ([] if quick else ["smirk_skarsgard.mp4"])
+    if not clips:
+        clips = ["sadtalker_WDA_KatieHill_000.mp4"] + ([] if quick else ["smirk_skarsgard.mp4"])
     summary = {"joint": [], "best_single": []}
     for name in clips:
         frames = turn_frames(det, SHARED / "video" / name, stride=16 if quick else 8)
@@ -456,6 +457,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a short run: 1 pose, 4 photos + 2 frames, 1 clip")
     ap.add_argument("--only", default="synthetic,real,multi", help="comma-separated sections")
+    ap.add_argument("--clips", default="", help="several photos: comma-separated clips of video/ instead of the two "
+                    "(e.g. the other shared clips, held out from the choice of refine.SHARPNESS)")
     args = ap.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     _check_ciede2000()
@@ -468,7 +471,7 @@ def main(argv=None) -> None:
         if "real" in only:
             results["real"] = real(det, args.quick)
         if "multi" in only:
-            results["multi"] = multi(det, args.quick)
+            results["multi"] = multi(det, args.quick, [c for c in args.clips.split(",") if c])
     print("\n### Summary against issue 12's targets\n")
     rows = []
     if "synthetic" in results:
