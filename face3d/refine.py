@@ -50,6 +50,12 @@ CAUCHY = 0.08  # robust scale of the photometric residual (linear RGB)
 # Non-skin parts textured from the photo where it sees them (the procedural texture elsewhere).
 INTERIOR = ("eyeball_left", "eyeball_right", "teeth", "gums_and_tongue", "mouth_socket", "eyelashes_left",
             "eyelashes_right")
+DRAW_LASHES = False  # the opaque renderer draws the upper lash cards (never the lower ones); viewers draw all, alpha-blended
+# The photo's eye pixels textured into the eyeballs: off, the eyes are procedural with the photo's iris colour
+# and a white tinted by the photo's (a photo's eye is ~40 px on the eyeball's 512-texel cells: its splats
+# left a dotted white and a blotchy, square-edged iris).
+EYE_SPLAT = False
+SCLERA_LUM = (0.45, 0.75)  # the tinted white's linear luminance is held in this range
 SHARPNESS = 0.5  # several photos: each texel's photos weighted by trust * confidence ** SHARPNESS (2 before 2026-12-04: a softer blend re-renders every frame better, 6 clips of 6)
 TRUST = True
 SPLAT_STEP, SPLAT_FILL, SPLAT_FULL = 4, 4, 0.6  # their atlas grid, hole-closing levels, weight seen in full
@@ -216,11 +222,40 @@ class View:
     point: np.ndarray
 
 
+def lower_lash_triangles(model) -> np.ndarray:
+    """bool [F]: the lower lids' lash cards (those whose tips point down from their root on the lid)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    v = model.neutral.cpu().numpy()
+    tri = model.faces.cpu().numpy()
+    lash = tx.region_mask(model, ("eyelashes_left", "eyelashes_right"))
+    t = tri[lash]
+    n = model.n_vertices
+    adj = sp.coo_matrix((np.ones(t.size), (np.repeat(t[:, 0], 3), t.reshape(-1))), shape=(n, n))
+    _, label = connected_components(adj + adj.T)
+    ids = np.unique(t)
+    f0, f1 = model.regions["face"][:2]
+    gap = cKDTree(v[f0:f1]).query(v[ids])[0]
+    lower = np.zeros(n, bool)
+    for card in np.unique(label[ids]):
+        k = label[ids] == card
+        root, tip = v[ids[k][np.argmin(gap[k])]], v[ids[k][np.argmax(gap[k])]]
+        lower[ids[k]] = tip[1] < root[1]
+    return lash & lower[tri].all(1)
+
+
 def _drawn(model) -> tuple[np.ndarray, torch.Tensor]:
+    """The triangles ``render`` and ``rasterize_view`` draw: ``tx.drawn_triangles`` without the lash cards
+    (``DRAW_LASHES``). Drawn opaque, without the viewers' alpha, the lower cards stood off the lower lid as a
+    grey shelf and the upper ones, on a closed eye, hung under the lid as a wide band; the photo's own lash
+    line on the lid's skin reads better."""
     key = "_refine_drawn"
     cached = getattr(model, key, None)
     if cached is None:
-        keep = np.flatnonzero(tx.drawn_triangles(model))
+        lashes = tx.region_mask(model, ("eyelashes_left", "eyelashes_right")) if not DRAW_LASHES else lower_lash_triangles(model)
+        keep = np.flatnonzero(tx.drawn_triangles(model) & ~lashes)
         cached = (keep, torch.from_numpy(model.faces.cpu().numpy()[keep].astype(np.int32)))
         object.__setattr__(model, key, cached)
     return cached
@@ -734,6 +769,13 @@ def compose_albedo(model, observations: list[Observation], sharpness: float | No
         up = img.reshape(-1, 4)[atlas.proc_index]
         cover = up[:, 3:].clip(0, 1)
         seen_colour = up[:, :3]
+        if not EYE_SPLAT:
+            eyes = atlas.proc_index % tx.ATLAS_W >= tx.IRIS_CELL[0]  # the eyeball and iris cells
+            cover[eyes] = 0
+            white = _sclera_colour(seen)
+            if white is not None:
+                sclera = eyes & (atlas.proc_gain[:, 0] == 0) & (atlas.proc_base.mean(1) > 0.2)
+                proc[sclera] *= (white / tx.SCLERA)[None]
         if atlas.lash is not None:
             # The photo's pixels over a lash card mix lid, lashes and the eye's white: no brighter than the
             # skin under the card (a closed eye showed the white as a pale band under the lid).
@@ -748,6 +790,33 @@ def compose_albedo(model, observations: list[Observation], sharpness: float | No
         proc[atlas.lash] = proc[atlas.lash] * c + fallback * (1 - c)
     flat[atlas.proc_index] = proc.clip(0, 1)
     return full
+
+
+def _sclera_colour(observations: list[Observation]) -> np.ndarray | None:
+    """Linear-RGB white of the eyes [3] from the photos' splats on the sclera cell: the brighter half of its
+    seen cells (lids, lashes and shadow are darker), its chroma halfway to ``tx.SCLERA``'s, its luminance in
+    ``SCLERA_LUM``; None when no photo sees the eyes' whites."""
+    gh, gw = tx.ATLAS_H // SPLAT_STEP, tx.ATLAS_W // SPLAT_STEP
+    x0, y0, size = tx._CELLS["eyeball_left"]
+    cols, ws = [], []
+    for o in observations:
+        acc = o.interior.reshape(gh, gw, 3)[y0 // SPLAT_STEP:(y0 + size) // SPLAT_STEP, x0 // SPLAT_STEP:].reshape(-1, 3)
+        w = o.interior_w.reshape(gh, gw)[y0 // SPLAT_STEP:(y0 + size) // SPLAT_STEP, x0 // SPLAT_STEP:].reshape(-1)
+        ok = w > 0.05
+        cols.append(acc[ok] / w[ok, None])
+        ws.append(w[ok] * o.trust)
+    c, w = np.concatenate(cols), np.concatenate(ws)
+    if w.sum() < 2:
+        return None
+    lum = c @ LUMA
+    bright = lum >= np.quantile(lum, 0.5)
+    white = (c[bright] * w[bright, None]).sum(0) / w[bright].sum()
+    ref = tx.SCLERA / (tx.SCLERA @ LUMA)
+    white = 0.5 * white / max(float(white @ LUMA), 1e-6) + 0.5 * ref
+    return (white * np.clip(float(c[bright] @ LUMA @ w[bright]) / w[bright].sum(), *SCLERA_LUM)).astype(np.float32)
+
+
+LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
 def _blend(observations: list[Observation], kind: str, p: float) -> np.ndarray:

@@ -10,9 +10,13 @@ tiles, so the atlas keeps each tile's layout and places it in a cell of one ``AT
     |                       |  tile 1   | eyeballs  |   face: 1024 x 1024 (ICT's tile 0 as it is)
     |   tile 0: the face    | head/neck | (tile 0)  |   tiles 1 and eyeballs: 512 x 512
     |       1024 x 1024     +-----+-----+-----------+   teeth, gums/tongue, eyelashes, hidden
-    |                       |teeth|gums |  (spare)  |   overlays: 256 x 256
-    |                       |lash |hide |           |
+    |                       |teeth|gums |  irises   |   overlays: 256 x 256; irises 512 x 512
+    |                       |lash |hide | (tile 0)  |
     +-----------------------+-----+-----+-----------+
+
+Each eyeball is two shells with their own materials and overlapping UVs: the sclera (with the cornea's
+bulge, not drawn) and, inside it, the iris shell (its flat front disc is the iris, seen through the hole the
+undrawn cornea leaves). One texture cell cannot hold both, so the iris shells have a cell of their own.
 
 ``atlas_uvs(model)`` gives every ICT UV its place in the atlas (OBJ convention, v = 0 at the bottom);
 exporters use it for textured meshes.
@@ -38,6 +42,8 @@ _CELLS = {
     "eyelashes_left": (1024, 768, 256), "eyelashes_right": (1024, 768, 256),
     "hidden": (1280, 768, 256),
 }
+IRIS_CELL = (1536, 512, 512)  # the eyeballs' iris shells (``iris_triangles``)
+IRIS_SPLIT = 770  # an eyeball's first 770 vertices are the sclera shell, the rest the iris shell (ICT README)
 # Regions in the order of model.regions without the overlapping "narrow_face" (a part of "face").
 REGION_NAMES = ("face", "head_and_neck", "mouth_socket", "eye_socket_left", "eye_socket_right",
                 "gums_and_tongue", "teeth", "eyeball_left", "eyeball_right", "lacrimal_fluid_left",
@@ -73,6 +79,16 @@ def drawn_triangles(model) -> np.ndarray:
     return ~region_mask(model, HIDDEN) & (alpha[tri] > 0.5).all(1)
 
 
+def iris_triangles(model) -> np.ndarray:
+    """bool [F]: the triangles of the eyeballs' inner, iris shells."""
+    tri = model.faces.cpu().numpy()
+    out = np.zeros(len(tri), bool)
+    for side in ("left", "right"):
+        e0, e1 = model.regions[f"eyeball_{side}"][:2]
+        out |= ((tri >= e0 + IRIS_SPLIT) & (tri < e1)).all(1)
+    return out & region_mask(model, ("eyeball_left", "eyeball_right"))
+
+
 @functools.lru_cache(maxsize=4)
 def _atlas_uvs(model) -> np.ndarray:
     regions = triangle_regions(model)
@@ -88,6 +104,9 @@ def _atlas_uvs(model) -> np.ndarray:
         if (reg == r).any():
             tile[r] = np.floor(np.median(uv[reg == r, 0]))
     x0, y0, size = cell_of[reg].T
+    iris = np.zeros(len(uv), bool)
+    iris[model.uv_faces[iris_triangles(model)].reshape(-1)] = True
+    x0[iris], y0[iris], size[iris] = IRIS_CELL
     fu, fv = np.clip(uv[:, 0] - tile[reg], 0, 1), np.clip(uv[:, 1], 0, 1)
     u = (x0 + fu * size) / ATLAS_W
     v = 1 - (y0 + (1 - fv) * size) / ATLAS_H
@@ -213,13 +232,36 @@ def diffuse_fill(model, values: np.ndarray, weight: np.ndarray, vertices: np.nda
 # ---------------------------------------------------------------------------------------------- procedural
 
 IRIS_DEFAULT = (0.28, 0.18, 0.11)  # linear RGB brown
-IRIS_ANGLE = np.radians(27.0)  # half-angle of the iris seen from the eyeball's centre (11.5 mm on 12 mm)
+PUPIL = 0.36  # pupil radius / iris radius (a 4 mm pupil in a 11.5 mm iris)
 SCLERA = np.array([0.80, 0.74, 0.70])
 TEETH = np.array([0.78, 0.72, 0.58])
 GUMS = np.array([0.55, 0.18, 0.18])
 MOUTH = np.array([0.30, 0.08, 0.08])
 LASHES = np.array([0.025, 0.02, 0.018])
 SOCKET = np.array([0.45, 0.22, 0.20])
+
+
+@functools.lru_cache(maxsize=8)
+def eye_geometry(model, side: str) -> dict:
+    """An eyeball's ``centre [3]`` (sphere fitted to its sclera shell), ``axis [3]`` (unit, the normal of the
+    iris shell's flat front disc, outwards), ``iris_centre [3]`` and ``iris_radius`` (cm) of that disc, all
+    measured on the neutral mesh."""
+    v = model.neutral.cpu().numpy().astype(np.float64)
+    e0, e1 = model.regions[f"eyeball_{side}"][:2]
+    s = v[e0:e0 + IRIS_SPLIT]
+    sol = np.linalg.lstsq(np.c_[2 * s, np.ones(len(s))], (s ** 2).sum(1), rcond=None)[0]
+    centre = sol[:3]
+    axis = s[np.argmax(s[:, 2])] - centre
+    axis /= np.linalg.norm(axis)
+    iris = v[e0 + IRIS_SPLIT:e1]
+    for _ in range(2):  # the front disc (nearly flat; behind its rim the shell steps back 0.25 cm), its normal
+        d = iris - centre
+        disc = iris[d @ axis > (d @ axis).max() - 0.1]
+        normal = np.linalg.svd(disc - disc.mean(0))[2][2]
+        axis = normal if normal @ axis > 0 else -normal
+    d = disc - disc.mean(0)
+    radial = np.linalg.norm(d - (d @ axis)[:, None] * axis, axis=1)
+    return {"centre": centre, "axis": axis, "iris_radius": float(radial.max()), "iris_centre": disc.mean(0)}
 
 
 def procedural(model, texels: AtlasTexels, iris: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -247,28 +289,36 @@ def _procedural(model, texels: AtlasTexels):
     for name, colour in (("teeth", TEETH), ("gums_and_tongue", GUMS), ("mouth_socket", MOUTH)):
         m = reg == code(name)
         out[m] = colour * dark[m] ** (0.6 if name == "teeth" else 1.5)
+    iris_tri = iris_triangles(model)
     for side in ("left", "right"):
         out[reg == code(f"eye_socket_{side}")] = SOCKET
         out[reg == code(f"eyelashes_{side}")] = LASHES
         m = reg == code(f"eyeball_{side}")
-        e0, e1 = model.regions[f"eyeball_{side}"][:2]
-        centre = neutral[e0:e0 + 770].mean(0)
-        axis = neutral[e0 + np.argmax(neutral[e0:e0 + 770, 2])] - centre  # towards the cornea's apex
-        axis /= np.linalg.norm(axis)
-        d = p[m] - centre
-        angle = np.arccos(np.clip(d @ axis / np.linalg.norm(d, axis=1).clip(1e-9), -1, 1))
-        r = angle / IRIS_ANGLE
+        g = eye_geometry(model, side)
+        d = p[m] - g["iris_centre"]  # off the axis through the iris's centre
+        radial = np.linalg.norm(d - (d @ g["axis"])[:, None] * g["axis"], axis=1)
+        r = radial / g["iris_radius"]  # 1 at the limbus, measured on the iris shell's front disc
+        c = p[m] - g["centre"]
+        ahead = c @ g["axis"] > 0
+        angle = np.degrees(np.arctan2(np.linalg.norm(np.cross(c, g["axis"]), axis=1), c @ g["axis"]))
         # Radial streaks around the eye axis make the iris read as an iris, not a painted disc.
-        ref = np.cross(axis, [0.0, 1.0, 0.0])
+        ref = np.cross(g["axis"], [0.0, 1.0, 0.0])
         ref /= np.linalg.norm(ref)
-        phi = np.arctan2(d @ np.cross(axis, ref), d @ ref)
+        phi = np.arctan2(d @ np.cross(g["axis"], ref), d @ ref)
         streak = 1 + 0.18 * np.sin(37 * phi) * np.sin(11 * phi + 3 * r)
-        ring = np.clip((1.0 - r) / 0.12, 0, 1)  # darker limbal ring at the edge
+        ring = np.clip((1.0 - r) / 0.15, 0, 1)  # darker limbal ring at the edge
         iris_gain = streak[:, None] * (0.55 + 0.45 * ring[:, None]) * (1.15 - 0.3 * r[:, None])
-        pupil = np.clip((r - 0.38) / 0.05, 0, 1)[:, None]
-        edge = np.clip((r - 1.0) / 0.06, 0, 1)[:, None]  # soft iris/sclera border
-        vein = np.clip((r - 1.6) / 1.5, 0, 1)[:, None]  # slightly pinker towards the back
+        pupil = np.clip((r - PUPIL) / 0.04, 0, 1)[:, None]
+        # The iris shell's back half, inside the sclera's and seen only through the pupil's hole: as dark as
+        # the pupil (all of it: its UV chart is small, and texture filtering mixes its texels).
+        inside = ~ahead & iris_tri[texels.triangle[sel][m]]
+        pupil[inside] = 0
+        edge = (np.clip((r - 1.0) / 0.05, 0, 1) * ahead + (~ahead & ~inside))[:, None]  # soft iris/sclera border
+        # The white: off-white over what the lids show, a little pinker only far round the back.
+        vein = np.clip((angle - 75.0) / 60.0, 0, 1)[:, None]
         sclera = SCLERA * (1 - vein) + np.array([0.70, 0.52, 0.48]) * vein
+        limbus = np.clip(1 - (r - 1.0) / 0.12, 0, 1)[:, None] * ahead[:, None]  # the white greys into the limbus
+        sclera = sclera * (1 - 0.25 * limbus)
         out[m] = 0.015 * (1 - pupil) * (1 - edge) + sclera * edge
         gain_m = np.zeros((len(sel), 1))
         gain_m[m] = iris_gain * pupil * (1 - edge)

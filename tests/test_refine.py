@@ -308,3 +308,45 @@ def test_closed_lids_get_lid_skin_and_lashes_stay_at_the_margin(astronaut_fit, m
     lash = atlas.proc_index[atlas.lash]
     root, tip = lash[atlas.lash_root < 0.05], lash[atlas.lash_root > 0.5]
     assert np.median(lin[root]) < 0.75 * np.median(lin[tip]) and np.median(lin[tip]) > 0.1
+
+
+def test_rendered_iris_has_a_real_size(astronaut_fit, model):
+    """The front view's iris (its dark disc) spans 30-60 % of the visible eye's width, as a real one does
+    (~40-45 %): the iris shells have their own atlas cell and the iris the size of the mesh's iris disc (with
+    the shells sharing one cell the iris rendered as a dot, ~1/10 of the eye)."""
+    from face3d import refine
+    from face3d.fit import mesh_vertices
+    from face3d.formats.fitdir import read_fit
+
+    fitted = read_fit(astronaut_fit)
+    v, cam = refine.turntable_camera(mesh_vertices(model, fitted, posed=False), 0, 1536)
+    im, _ = refine.render(model, v, cam, fitted.albedo, refine.neutral_light())
+    view = refine.rasterize_view(model, v, cam)
+    region = np.where(view.triangle >= 0, tx.triangle_regions(model)[view.triangle.clip(0)], -1)
+    lum = im.mean(-1)
+    g = tx.eye_geometry(model, "left")
+    assert 0.5 < 2 * g["iris_radius"] < 1.3  # cm: the measured disc, 11.4 mm on ICT's mean eye
+    for side in ("left", "right"):
+        eye = region == tx.REGION_NAMES.index(f"eyeball_{side}")
+        cols = np.flatnonzero(eye.any(0))
+        dark = eye & (lum < 0.5 * np.percentile(lum[eye], 90))
+        dcols = np.flatnonzero((dark.sum(0) >= 5) & (dark.sum(0) >= 0.5 * eye.sum(0)))
+        runs = np.split(dcols, np.flatnonzero(np.diff(dcols) > 1) + 1) if len(dcols) else [[]]
+        ratio = max(len(r) for r in runs) / (cols.max() - cols.min() + 1)  # the widest run of dark columns
+        assert 0.3 <= ratio <= 0.6, (side, ratio)
+        # The white is off-white: bright, nearly grey (no pink splats).
+        white = eye & (lum > np.percentile(lum[eye], 75))
+        c = im[white].mean(0)
+        assert c.mean() > 0.35 and c.max() / c.min() < 1.35, (side, c)
+
+
+def test_opaque_renderer_draws_no_lash_shelf(model):
+    """refine's renderer has no alpha: the lash cards (the lower ones always) are not drawn by it."""
+    from face3d import refine
+
+    lower = refine.lower_lash_triangles(model)
+    lash = tx.region_mask(model, ("eyelashes_left", "eyelashes_right"))
+    assert lower.any() and (lower <= lash).all() and 0.3 < lower.sum() / lash.sum() < 0.7
+    keep, _ = refine._drawn(model)
+    assert not lower[keep].any()  # never the lower cards
+    assert lash[keep].sum() == (0 if not refine.DRAW_LASHES else (lash & ~lower).sum())
