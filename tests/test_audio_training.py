@@ -72,21 +72,17 @@ def test_bilabial_loss_term_is_off_by_default_and_punishes_open_lips_on_pbm():
     assert loss_fn(shut, tgt, wgt, args, _gap(), bil) < more - 0.5
 
 
-def test_bilabial_and_open_hinges_move_the_lips_not_the_jaw():
+
+def test_open_hinge_is_off_by_default_and_punishes_shut_lips_where_the_target_is_open():
     tgt = torch.zeros(1, 10, 53)
     tgt[0, :4, J["jawOpen"]] = 0.5  # clearly open lips on the first tokens
     wgt = torch.ones(1, 10, 53)
-    pred = torch.full((1, 10, 53), 0.05)
-    pred[0, 4:6, J["jawOpen"]] = 0.3
-    bil = torch.zeros(1, 10)
-    bil[0, 4:6] = 1
-    grads = []
-    for bw, ow in ((0.0, 0.0), (1.0, 1.0)):
-        p = pred.clone().requires_grad_(True)
-        args = Namespace(vel_weight=1.0, gap_weight=0.2, close_weight=0.3, bilabial_weight=bw, open_weight=ow)
-        loss_fn(p, tgt, wgt, args, _gap(), bil).backward()
-        grads.append(p.grad)
-    extra = grads[1] - grads[0]
-    assert torch.allclose(extra[..., J["jawOpen"]], torch.zeros(1, 10), atol=1e-7)
-    assert (extra[0, 4:6, J["mouthClose"]] < 0).all()  # descent raises mouthClose on the p/b/m tokens
-    assert (extra[0, :4, J["mouthClose"]] > 0).all()  # and lowers it where the lips must be open
+    pred = tgt.clone()
+    pred[0, :4, J["mouthClose"]] = 0.5  # but the prediction shuts them
+    args = Namespace(vel_weight=1.0, gap_weight=0.2, close_weight=0.3, bilabial_weight=0.0)
+    base = loss_fn(pred, tgt, wgt, args, _gap())
+    args.open_weight = 0.0
+    assert torch.equal(base, loss_fn(pred, tgt, wgt, args, _gap()))
+    args.open_weight = 1.0
+    assert loss_fn(pred, tgt, wgt, args, _gap()) > base + 0.3
+    assert torch.allclose(loss_fn(tgt, tgt, wgt, args, _gap()), torch.zeros(()), atol=1e-6)

@@ -6,10 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from face3d.names import ICT_NAMES
-
 CLOSED_CM = 0.2
-JAW = ICT_NAMES.index("jawOpen")
 OPEN_CM = 0.4  # a target gap this wide is open speech: ``args.open_weight`` keeps the prediction above it
 _LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # 0-based Multi-PIE inner-lip upper/lower pairs
 
@@ -53,16 +50,15 @@ def loss_fn(pred: torch.Tensor, tgt: torch.Tensor, wgt: torch.Tensor, args, gap:
     cw = gw * (tgt_gap < CLOSED_CM)
     close = (cw * torch.relu(pred_gap - 0.1)).sum() / cw.sum().clamp_min(1)
     loss = pos + args.vel_weight * vel + args.gap_weight * lips + args.close_weight * close
-    # the two hinges below leave the jaw alone (it is detached there): shutting the lips by a lower jaw
-    # wherever a closure is uncertain costs the jaw's correlation with speech (0.80 -> 0.70 on LibriVox)
-    jaw = pred[..., JAW]
-    lip_gap = pred_gap - d[JAW] * (jaw - jaw.detach())
+    # Both off in the shipped recipe: as 2500-step fine-tunes of the shipped weights (2026-12-04) every
+    # setting tried closed more p/b/m and cost jawOpen r and false closures (tools/train_audio.py's doc);
+    # with the jaw detached from them the model hedged with mouthClose everywhere (worse still).
     if bilabial is not None and getattr(args, "bilabial_weight", 0.0) > 0:
         bw = gw * bilabial
-        loss = loss + args.bilabial_weight * (bw * torch.relu(lip_gap - 0.1)).sum() / bw.sum().clamp_min(1)
+        loss = loss + args.bilabial_weight * (bw * torch.relu(pred_gap - 0.1)).sum() / bw.sum().clamp_min(1)
     if getattr(args, "open_weight", 0.0) > 0:  # its counterpart: lips apart where the target's clearly are
         ow = gw * (tgt_gap > OPEN_CM)
-        loss = loss + args.open_weight * (ow * torch.relu(OPEN_CM - lip_gap)).sum() / ow.sum().clamp_min(1)
+        loss = loss + args.open_weight * (ow * torch.relu(OPEN_CM - pred_gap)).sum() / ow.sum().clamp_min(1)
     return loss
 
 
