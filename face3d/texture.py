@@ -6,17 +6,19 @@ eyeballs and eye overlays), tile 1 the back of the head, neck, mouth and eye soc
 tile 3 the teeth, tiles 4-5 the tear film, tile 6 the eyelashes. A single texture cannot hold overlapping
 tiles, so the atlas keeps each tile's layout and places it in a cell of one ``ATLAS_H x ATLAS_W`` image:
 
-    +-----------------------+-----------+-----------+
-    |                       |  tile 1   | eyeballs  |   face: 1024 x 1024 (ICT's tile 0 as it is)
-    |   tile 0: the face    | head/neck | (tile 0)  |   tiles 1 and eyeballs: 512 x 512
-    |       1024 x 1024     +-----+-----+-----------+   teeth, gums/tongue, eyelashes, hidden
-    |                       |teeth|gums |  irises   |   overlays: 256 x 256; irises 512 x 512
-    |                       |lash |hide | (tile 0)  |
+    +-----------------------+-----------+-----+-----+
+    |                       |  tile 1   |scl L|scl R|   face: 1024 x 1024 (ICT's tile 0 as it is)
+    |   tile 0: the face    | head/neck +-----+-----+   tile 1: 512 x 512; eyes (sclera, iris per
+    |       1024 x 1024     |           |irisL|irisR|   side; ICT's tile 0): 256 x 256 each
+    |                       +-----+-----+-----+-----+   teeth, gums/tongue, eyelashes, hidden
+    |                       |teeth|gums |  (spare)  |   overlays: 256 x 256
+    |                       |lash |hide |           |
     +-----------------------+-----+-----+-----------+
 
 Each eyeball is two shells with their own materials and overlapping UVs: the sclera (with the cornea's
 bulge, not drawn) and, inside it, the iris shell (its flat front disc is the iris, seen through the hole the
-undrawn cornea leaves). One texture cell cannot hold both, so the iris shells have a cell of their own.
+undrawn cornea leaves). One texture cell cannot hold both, so the iris shells have cells of their own; and
+the two eyes share ICT's UVs, so each eye has its own cells.
 
 ``atlas_uvs(model)`` gives every ICT UV its place in the atlas (OBJ convention, v = 0 at the bottom);
 exporters use it for textured meshes.
@@ -37,12 +39,15 @@ _CELLS = {
     "face": (0, 0, 1024),
     "head_and_neck": (1024, 0, 512), "mouth_socket": (1024, 0, 512),
     "eye_socket_left": (1024, 0, 512), "eye_socket_right": (1024, 0, 512),
-    "eyeball_left": (1536, 0, 512), "eyeball_right": (1536, 0, 512),
+    "eyeball_left": (1536, 0, 256), "eyeball_right": (1792, 0, 256),
     "teeth": (1024, 512, 256), "gums_and_tongue": (1280, 512, 256),
     "eyelashes_left": (1024, 768, 256), "eyelashes_right": (1024, 768, 256),
     "hidden": (1280, 768, 256),
 }
-IRIS_CELL = (1536, 512, 512)  # the eyeballs' iris shells (``iris_triangles``)
+# The eyeballs' iris shells (``iris_triangles``). The eyes share ICT's UVs: in one cell each eye's photo
+# pixels landed on the other's texels, mirrored (a square-edged iris, stripes on the white).
+IRIS_CELLS = {"left": (1536, 256, 256), "right": (1792, 256, 256)}
+EYE_CELLS = (1536, 0, 512)  # x0, y0, size of the square the four eye cells tile
 IRIS_SPLIT = 770  # an eyeball's first 770 vertices are the sclera shell, the rest the iris shell (ICT README)
 # Regions in the order of model.regions without the overlapping "narrow_face" (a part of "face").
 REGION_NAMES = ("face", "head_and_neck", "mouth_socket", "eye_socket_left", "eye_socket_right",
@@ -104,9 +109,10 @@ def _atlas_uvs(model) -> np.ndarray:
         if (reg == r).any():
             tile[r] = np.floor(np.median(uv[reg == r, 0]))
     x0, y0, size = cell_of[reg].T
-    iris = np.zeros(len(uv), bool)
-    iris[model.uv_faces[iris_triangles(model)].reshape(-1)] = True
-    x0[iris], y0[iris], size[iris] = IRIS_CELL
+    for side, cell in IRIS_CELLS.items():
+        iris = np.zeros(len(uv), bool)
+        iris[model.uv_faces[iris_triangles(model) & region_mask(model, (f"eyeball_{side}",))].reshape(-1)] = True
+        x0[iris], y0[iris], size[iris] = cell
     fu, fv = np.clip(uv[:, 0] - tile[reg], 0, 1), np.clip(uv[:, 1], 0, 1)
     u = (x0 + fu * size) / ATLAS_W
     v = 1 - (y0 + (1 - fv) * size) / ATLAS_H
