@@ -83,12 +83,40 @@ def _eyelash_alpha(model) -> np.ndarray:
     out = np.full(model.n_vertices, -1, np.float32)
     f0, f1 = model.regions["face"][:2]
     skin = cKDTree(v[f0:f1])
+    lower = lower_lash_vertices(model)
     for side in ("left", "right"):
         a, b = model.regions[f"eyelashes_{side}"][:2]
         gap = skin.query(v[a:b])[0]  # the root of a lash touches the lid; its tip stands off it
         t = np.clip((gap - gap.min()) / max(np.ptp(gap), 1e-6), 0, 1)
         out[a:b] = _LASH_ROOT_ALPHA * (1 - t) ** 2
+    # Lower lashes are sparse and short: ICT's lower cards as dense as the upper ones drew a dark crescent
+    # under each eye in three.js.
+    out[lower] *= _LOWER_LASH_ALPHA
     return out
 
 
+def lower_lash_vertices(model) -> np.ndarray:
+    """bool [V]: vertices of the lower lids' lash cards (cards whose tip hangs below their root on the lid)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    v = model.neutral.detach().cpu().numpy()
+    n = model.n_vertices
+    ids = np.concatenate([np.arange(*model.regions[f"eyelashes_{s}"][:2]) for s in ("left", "right")])
+    tri = model.faces.cpu().numpy()
+    t = tri[np.isin(tri, ids).all(1)]
+    adj = sp.coo_matrix((np.ones(t.size), (np.repeat(t[:, 0], 3), t.reshape(-1))), shape=(n, n))
+    _, label = connected_components(adj + adj.T)
+    f0, f1 = model.regions["face"][:2]
+    gap = cKDTree(v[f0:f1]).query(v[ids])[0]
+    lower = np.zeros(n, bool)
+    for card in np.unique(label[ids]):
+        k = label[ids] == card
+        root, tip = v[ids[k][np.argmin(gap[k])]], v[ids[k][np.argmax(gap[k])]]
+        lower[ids[k]] = tip[1] < root[1]
+    return lower
+
+
 _LASH_ROOT_ALPHA = 0.5
+_LOWER_LASH_ALPHA = 0.3

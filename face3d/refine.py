@@ -224,26 +224,10 @@ class View:
 
 def lower_lash_triangles(model) -> np.ndarray:
     """bool [F]: the lower lids' lash cards (those whose tips point down from their root on the lid)."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
+    from .materials import lower_lash_vertices
 
-    v = model.neutral.cpu().numpy()
-    tri = model.faces.cpu().numpy()
     lash = tx.region_mask(model, ("eyelashes_left", "eyelashes_right"))
-    t = tri[lash]
-    n = model.n_vertices
-    adj = sp.coo_matrix((np.ones(t.size), (np.repeat(t[:, 0], 3), t.reshape(-1))), shape=(n, n))
-    _, label = connected_components(adj + adj.T)
-    ids = np.unique(t)
-    f0, f1 = model.regions["face"][:2]
-    gap = cKDTree(v[f0:f1]).query(v[ids])[0]
-    lower = np.zeros(n, bool)
-    for card in np.unique(label[ids]):
-        k = label[ids] == card
-        root, tip = v[ids[k][np.argmin(gap[k])]], v[ids[k][np.argmax(gap[k])]]
-        lower[ids[k]] = tip[1] < root[1]
-    return lash & lower[tri].all(1)
+    return lash & lower_lash_vertices(model)[model.faces.cpu().numpy()].all(1)
 
 
 def _drawn(model) -> tuple[np.ndarray, torch.Tensor]:
