@@ -43,6 +43,7 @@ SMOOTH_ITERATIONS, SMOOTH_KEEP = 20, 0.5  # its smoothing: Jacobi sweeps, weight
 DARK = 0.08  # lighting samples darker than this times the skin's median are left out (deep shadow, nostrils)
 SHADOW = 0.5  # albedo samples lit by less than this (irradiance; the skin's mean is 1) lose weight
 LIGHT_SEARCH = 3000  # samples the light direction search uses
+LUMA = np.array([0.2126, 0.7152, 0.0722])  # linear RGB -> luminance (Rec. 709)
 LIGHT_FREE = 0.3  # how much of the free SH fit's departure from ambient + one distant light is kept
 SKIN_FULL, SKIN_ZERO = 6.0, 12.0  # skin colour weight 1 within Mahalanobis distance^2 SKIN_FULL, 0 beyond SKIN_ZERO
 ERODE = 5  # outside the narrow face the skin mask is eroded by this window (crop px)
@@ -421,7 +422,7 @@ def fit_light(basis: np.ndarray, colour: np.ndarray, albedo: np.ndarray, weight:
 def light_direction(sh: np.ndarray) -> np.ndarray:
     """Unit [3] dominant light direction (camera space, surface to light) of ``sh [9, 3]``: the first band
     ``(y, z, x)`` of the luminance."""
-    lum = sh @ np.array([0.2126, 0.7152, 0.0722])
+    lum = sh @ LUMA
     d = np.array([lum[3], lum[1], lum[2]])
     return d / max(np.linalg.norm(d), 1e-12)
 
@@ -756,17 +757,16 @@ def compose_albedo(model, observations: list[Observation], sharpness: float | No
         x0, y0, size = tx.EYE_CELLS
         col, row = atlas.proc_index % tx.ATLAS_W, atlas.proc_index // tx.ATLAS_W
         eyes = (col >= x0) & (row >= y0) & (row < y0 + size)  # the eyeball and iris cells
+        white_px = eyes & (atlas.proc_gain[:, 0] == 0) & (atlas.proc_base.mean(1) > 0.2)  # procedural white
         if not EYE_SPLAT:
             cover[eyes] = 0
         else:
             # The iris shells' ring outside the iris, seen in a thin gap round it: its UV chart is thin, its
             # splats streaked the white beside the iris; procedural (the tinted white) there.
-            ring = eyes & (row >= tx.IRIS_CELLS["left"][1]) & (atlas.proc_gain[:, 0] == 0) & (atlas.proc_base.mean(1) > 0.2)
-            cover[ring] = 0
+            cover[white_px & (row >= tx.IRIS_CELLS["left"][1])] = 0
         white = _sclera_colour(seen)
         if white is not None:  # the procedural white (where no photo sees it) tinted by the photo's
-            sclera = eyes & (atlas.proc_gain[:, 0] == 0) & (atlas.proc_base.mean(1) > 0.2)
-            proc[sclera] *= (white / tx.SCLERA)[None]
+            proc[white_px] *= (white / tx.SCLERA)[None]
         if atlas.lash is not None:
             # The photo's pixels over a lash card mix lid, lashes and the eye's white: no brighter than the
             # skin under the card (a closed eye showed the white as a pale band under the lid).
@@ -823,9 +823,6 @@ def _sclera_colour(observations: list[Observation]) -> np.ndarray | None:
     ref = tx.SCLERA / (tx.SCLERA @ LUMA)
     white = 0.5 * white / max(float(white @ LUMA), 1e-6) + 0.5 * ref
     return (white * np.clip(float(c[bright] @ LUMA @ w[bright]) / w[bright].sum(), *SCLERA_LUM)).astype(np.float32)
-
-
-LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
 def _blend(observations: list[Observation], kind: str, p: float) -> np.ndarray:

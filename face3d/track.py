@@ -367,8 +367,7 @@ def eye_points(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Masks over MediaPipe ids ``ids`` of the subject's left and right eye contours (its connection lists)."""
     from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarksConnections as F
 
-    sides = (F.FACE_LANDMARKS_LEFT_EYE, F.FACE_LANDMARKS_RIGHT_EYE)
-    return tuple(np.isin(ids, sorted({p for c in s for p in (c.start, c.end)})) for s in sides)
+    return tuple(np.isin(ids, connection_points(s)) for s in (F.FACE_LANDMARKS_LEFT_EYE, F.FACE_LANDMARKS_RIGHT_EYE))
 
 
 def shared_blink(scores: np.ndarray, vis_left: float, vis_right: float) -> np.ndarray:
@@ -383,20 +382,25 @@ def shared_blink(scores: np.ndarray, vis_left: float, vis_right: float) -> np.nd
     return out
 
 
+def connection_points(*sets) -> np.ndarray:
+    """Sorted MediaPipe ids [K] of the points in its connection lists ``sets``."""
+    return np.array(sorted({p for s in sets for c in s for p in (c.start, c.end)}), np.int64)
+
+
 def lip_points() -> np.ndarray:
     """MediaPipe ids of the lips (its connection list)."""
     from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarksConnections as F
 
-    return np.array(sorted({p for c in F.FACE_LANDMARKS_LIPS for p in (c.start, c.end)}), np.int64)
+    return connection_points(F.FACE_LANDMARKS_LIPS)
 
 
 def feature_points() -> np.ndarray:
     """MediaPipe ids of the lips, eyes, brows, nose and face oval (its own connection lists)."""
     from mediapipe.tasks.python.vision.face_landmarker import FaceLandmarksConnections as F
 
-    sets = (F.FACE_LANDMARKS_LIPS, F.FACE_LANDMARKS_LEFT_EYE, F.FACE_LANDMARKS_RIGHT_EYE, F.FACE_LANDMARKS_LEFT_EYEBROW,
-            F.FACE_LANDMARKS_RIGHT_EYEBROW, F.FACE_LANDMARKS_NOSE, F.FACE_LANDMARKS_FACE_OVAL)
-    return np.array(sorted({p for s in sets for c in s for p in (c.start, c.end)}), np.int64)
+    return connection_points(F.FACE_LANDMARKS_LIPS, F.FACE_LANDMARKS_LEFT_EYE, F.FACE_LANDMARKS_RIGHT_EYE,
+                             F.FACE_LANDMARKS_LEFT_EYEBROW, F.FACE_LANDMARKS_RIGHT_EYEBROW, F.FACE_LANDMARKS_NOSE,
+                             F.FACE_LANDMARKS_FACE_OVAL)
 
 
 def solve_identity(solver: FrameSolver, frames: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
