@@ -41,6 +41,7 @@ OBSERVE_STEP = 2  # photos are sampled on a half-resolution atlas (the crop has 
 LIGHT_ROUNDS = 2  # lighting fits against the smooth, mirror-symmetric albedo
 SMOOTH_ITERATIONS, SMOOTH_KEEP = 20, 0.5  # its smoothing: Jacobi sweeps, weight kept by the known vertices (< 1: blurred too)
 DARK = 0.08  # lighting samples darker than this times the skin's median are left out (deep shadow, nostrils)
+BRIGHTEST = 0.95  # de-lit samples lose their weight from BRIGHTEST - 0.15 to BRIGHTEST (linear, any channel)
 SHADOW = 0.5  # albedo samples lit by less than this (irradiance; the skin's mean is 1) lose weight
 LIGHT_SEARCH = 3000  # samples the light direction search uses
 LUMA = np.array([0.2126, 0.7152, 0.0722])  # linear RGB -> luminance (Rec. 709)
@@ -485,11 +486,15 @@ def _surface_samples(points: np.ndarray, normals: np.ndarray, crop: Crop, view: 
     colour = _sample(crop.image, xy)
     albedo = np.zeros((len(points), 3), np.float32)
     w = np.zeros(len(points), np.float32)
-    albedo[i] = (colour / shade).clip(0, 1)
+    delit = colour / shade
+    albedo[i] = delit.clip(0, 1)
     w[i] = np.clip((facing[i] - 0.15) / 0.35, 0, 1) * _sample(skin[..., None], xy)[:, 0] \
         * _sample(crop.valid[..., None].astype(np.float32), xy)[:, 0]
     if SHADOW > 0:  # de-lit shadow is noise and model error amplified: the mirror side, if lit, does better
         w[i] *= np.clip(shade.mean(1) / SHADOW, 0, 1)
+    # No skin is white: a sample de-lit to near 1 is a highlight, teeth past the lips or a shading the SH model
+    # gets wrong (under the nose, inside the lips); kept, such samples were spread white by the fills.
+    w[i] *= np.clip((BRIGHTEST - delit.max(1)) / 0.15, 0, 1)
     return albedo, w
 
 
