@@ -68,7 +68,9 @@ GEOMETRY = False  # photometric correction of the fit's pose and expression (ref
 # iBUG ranges (brows, eyes, lips, nostrils) and radius (cm): their dark or non-skin colours belong to the albedo
 # (the nostrils' darkness is the mouth of a cavity the SH shading cannot model; left to the skin test they were
 # dropped, filled pale, and in several photos taken from a misregistered one).
-FEATURES = ((17, 27, 0.9), (36, 48, 0.9), (48, 68, 1.0), (31, 36, 0.6))
+# The brows' centre is 0.4 cm below ICT's brow landmarks: in fitted albedos the brow hair lies in the lower half
+# of a region round them, and its upper half took a fringe's ends as "brow" (a dark strip at the hairline).
+FEATURES = ((17, 27, 0.9, -0.4), (36, 48, 0.9, 0.0), (48, 68, 1.0, 0.0), (31, 36, 0.6, 0.0))
 
 _LOCAL = threading.local()
 
@@ -304,23 +306,25 @@ def skin_weight(lin: np.ndarray, mean: np.ndarray, inv: np.ndarray) -> np.ndarra
     return np.clip((SKIN_ZERO - m) / (SKIN_ZERO - SKIN_FULL), 0, 1)
 
 
-def feature_vertices(model) -> np.ndarray:
-    """float32 [V] in [0, 1]: near the brows, eyes and lips, where non-skin colours belong to the albedo
-    (cached on the model)."""
+def feature_vertices(model) -> tuple[np.ndarray, np.ndarray]:
+    """float32 [V] in [0, 1] twice: (keep) near the brows, eyes, lips and nostrils, where non-skin colours
+    belong to the albedo; (avoid) that and round ICT's brow landmarks too, left out of the skin colour model
+    and the lighting samples (cached on the model)."""
     cached = getattr(model, "_refine_features", None)
     if cached is None:
-        cached = _feature_vertices(model)
+        keep = _feature_vertices(model, True)
+        cached = keep, np.maximum(keep, _feature_vertices(model, False))
         object.__setattr__(model, "_refine_features", cached)
     return cached
 
 
-def _feature_vertices(model) -> np.ndarray:
+def _feature_vertices(model, shifted: bool) -> np.ndarray:
     neutral = model.neutral.cpu().numpy()
     out = np.zeros(model.n_vertices, np.float32)
     face_v = np.zeros(model.n_vertices, bool)
     face_v[: model.regions["face"][1]] = True
-    for a, b, radius in FEATURES:
-        centres = neutral[model.landmarks68[a:b]]
+    for a, b, radius, dy in FEATURES:
+        centres = neutral[model.landmarks68[a:b]] + np.array([0.0, dy if shifted else 0.0, 0.0], np.float32)
         d = np.linalg.norm(neutral[:, None] - centres[None], axis=2).min(1)
         out = np.maximum(out, np.clip((radius * 1.3 - d) / (radius * 0.3), 0, 1))
     return np.where(face_v, out, 0)
@@ -571,13 +575,13 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
     face_px = (view.triangle >= 0) & crop.valid
     face_px &= regions[view.triangle.clip(0)] == tx.REGION_NAMES.index("face")
     tri = model.faces.cpu().numpy()
-    feat = feature_vertices(model)
-    # Per-pixel feature weight: the triangle's mean (brows, eyes, lips are not held to the skin colour).
-    feat_px = np.where(view.triangle >= 0, feat[tri[view.triangle.clip(0)]].mean(-1), 0)
+    # Per-pixel feature weights: the triangle's mean (brows, eyes, lips are not held to the skin colour).
+    feat_px, avoid_px = (np.where(view.triangle >= 0, f[tri[view.triangle.clip(0)]].mean(-1), 0)
+                         for f in feature_vertices(model))
     facing = (view.normal * -view.point / np.linalg.norm(view.point, axis=-1, keepdims=True).clip(1e-9)).sum(-1)
 
     img = crop.image
-    core = face_px & (feat_px < 0.01) & (facing > 0.3)
+    core = face_px & (avoid_px < 0.01) & (facing > 0.3)
     if core.sum() < 50:
         core = face_px
     mean, inv = colour_model(chroma(img[core]))
@@ -591,7 +595,7 @@ def observe(rgb: np.ndarray, result: FitResult, model) -> Observation:
     narrow = np.zeros(len(regions), bool)
     narrow[(model.triangle_polygon >= f0) & (model.triangle_polygon < f1)] = True
     inner = narrow[view.triangle.clip(0)] & (view.triangle >= 0)
-    ys, xs = np.nonzero((skin > 0.5) & (feat_px < 0.5) & (facing > 0.1) & inner & (lum > DARK * med) & (lum < 4 * med))
+    ys, xs = np.nonzero((skin > 0.5) & (avoid_px < 0.5) & (facing > 0.1) & inner & (lum > DARK * med) & (lum < 4 * med))
     step = max(1, len(ys) // MAX_SAMPLES)
     ys, xs = ys[::step], xs[::step]
     colour, basis = img[ys, xs], sh_basis_np(view.normal[ys, xs])
