@@ -62,6 +62,7 @@ SHARPNESS = 0.5  # several photos: each texel's photos weighted by trust * confi
 TRUST = True
 SPLAT_STEP, SPLAT_FILL, SPLAT_FULL = 4, 4, 0.6  # their atlas grid, hole-closing levels, weight seen in full
 LASH_ROOT, LASH_SKIN = (0.08, 0.3), 1.0  # lash cards dark within 0.08 cm of the skin, the skin they lie over beyond 0.3 cm
+MIRROR_TOLERANCE = 0.3  # cm: a texel's mirror texel lies this close to its mirrored surface point
 COHERENT = 5  # atlas window (half-resolution texels) over which a texel's photo weight is averaged: full below 0.5
 LID_RATIO = (0.5, 0.8)  # a triangle's area open / closed lids below which its photo samples lose all (to full) weight
 GEOMETRY = False  # photometric correction of the fit's pose and expression (refine_geometry): off, it gained ~0.1 dB
@@ -136,7 +137,7 @@ def _atlas_key(model) -> str:
     for module in (tx, rasterize_module):
         h.update(inspect.getsource(module).encode())
     h.update(inspect.getsource(_build_atlas_data).encode() + inspect.getsource(_mirror_texels).encode())
-    h.update(str(OBSERVE_STEP).encode())
+    h.update(f"{OBSERVE_STEP} {MIRROR_TOLERANCE}".encode())
     return h.hexdigest()
 
 
@@ -904,7 +905,13 @@ def _mirror_texels(model, texels, sel: np.ndarray) -> np.ndarray:
     row = np.clip(((1 - muv[:, 1]) * h).astype(np.int64), 0, h - 1)
     in_sel = np.full(len(texels.index), -1, np.int64)
     in_sel[sel] = np.arange(len(sel))
-    return np.where(ok, in_sel[texels.nearest[row * w + col]], -1)
+    found = np.where(ok, in_sel[texels.nearest[row * w + col]], -1)
+    # A triangle across a UV seam mixes its corners' mirrored UVs from two charts (one UV per vertex above):
+    # its texels' "mirror" landed anywhere (the back-of-head seam took the forehead's colour, a bright line).
+    # Kept only where the mirror texel lies at the mirrored surface point.
+    pos = tx.texel_values(model, texels, model.neutral.cpu().numpy(), sel)
+    far = np.linalg.norm(pos[found.clip(0)] * np.array([-1.0, 1.0, 1.0]) - pos, axis=1) > MIRROR_TOLERANCE
+    return np.where(far, -1, found)
 
 
 # ---------------------------------------------------------------------------------------------- driver

@@ -68,6 +68,23 @@ def test_albedo_skin_has_no_black_or_background(astronaut_fit, model):
     assert np.mean(px[:, 0] > px[:, 2]) > 0.97
 
 
+def test_no_bright_line_along_uv_seams(astronaut_fit, model):
+    # Texels of triangles across a UV seam once took a "mirror" texel from the forehead: a bright line along
+    # the back-of-head chart border (+70 levels over its surroundings) in every render.
+    from scipy.ndimage import binary_dilation, median_filter
+
+    texels = tx.atlas_texels(model)
+    skin = np.zeros(tx.ATLAS_H * tx.ATLAS_W, bool)
+    skin[texels.index[np.isin(texels.region, [tx.REGION_NAMES.index(n) for n in tx.SKIN])]] = True
+    covered = np.zeros(tx.ATLAS_H * tx.ATLAS_W, bool)
+    covered[texels.index] = True
+    covered = covered.reshape(tx.ATLAS_H, tx.ATLAS_W)
+    border = binary_dilation(~covered, iterations=3) & covered & skin.reshape(covered.shape)
+    x = np.asarray(Image.open(astronaut_fit / "albedo.png").convert("RGB")).astype(np.float32).mean(-1)
+    excess = (x - median_filter(x, 15))[border]
+    assert (excess > 25).mean() < 0.002 and np.percentile(excess, 99.9) < 35
+
+
 def test_read_fit_round_trips_lighting(astronaut_fit):
     from face3d.formats.fitdir import read_fit
 
